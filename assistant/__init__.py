@@ -1,0 +1,1 @@
+"""paperchat: cited question answering over a collection of paper abstracts."""

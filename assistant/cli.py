@@ -1,0 +1,176 @@
+"""`paperchat` command line: argument parsing and printing only; all work goes through the service.
+
+Imports of the heavy stack happen inside commands, so `paperchat --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistant.answer import Answer
+    from assistant.service import PaperChat
+
+
+def _service(args: argparse.Namespace) -> PaperChat:
+    from assistant.service import PaperChat
+    from assistant.settings import load_settings
+
+    overrides: dict[str, Any] = {
+        "data_dir": args.data_dir, "chroma_host": args.chroma_host, "chroma_port": args.chroma_port,
+    }
+    return PaperChat(load_settings(args.config, **overrides))
+
+
+def _progress_bar() -> Any:
+    from tqdm import tqdm
+
+    bar: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr, disable=total == 0)
+        bar["bar"].n = done
+        bar["bar"].refresh()
+        if done >= total:
+            bar["bar"].close()
+
+    return update
+
+
+def _print_answer(answer: Answer, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    print(answer.text)
+    if answer.sources:
+        print("\nSources:")
+        print(answer.sources_markdown())
+    for notice in answer.notices:
+        print(f"\nnote: {notice}")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    service = _service(args)
+    summary = service.ingest([Path(p) for p in args.paths] or None, _progress_bar())
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        print("\n".join(summary.lines()))
+    nothing_read = summary.records == 0 and summary.skipped
+    return 1 if nothing_read else 0
+
+
+def _ensure(service: PaperChat) -> None:
+    summary = service.ensure_index(_progress_bar())
+    if summary is not None:
+        print("\n".join(summary.lines()[:1]), file=sys.stderr)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    service = _service(args)
+    _ensure(service)
+    answer = service.ask(args.question)
+    _print_answer(answer, args.json)
+    return 1 if answer.kind == "error" else 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from assistant.chat import Conversation
+
+    service = _service(args)
+    _ensure(service)
+    conversation = Conversation(max_turns=service.settings.history_turns)
+    print("paperchat: ask about the papers in the collection. Commands: /new (forget history), /quit.")
+    while True:
+        try:
+            question = input("\nyou> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if question.strip() in ("/quit", "/exit"):
+            return 0
+        if question.strip() == "/new":
+            conversation.clear()
+            print("(history cleared)")
+            continue
+        if not question.strip():
+            continue
+        _print_answer(service.ask(question, conversation), False)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    stats = _service(args).stats()
+    if args.json:
+        print(json.dumps(stats, indent=2))
+    else:
+        for key, value in stats.items():
+            print(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from assistant.evaluate import run_eval
+
+    service = _service(args)
+    _ensure(service)
+    count = run_eval(service, Path(args.questions), Path(args.out), mode=args.mode)
+    print(f"wrote {count} answers to {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="paperchat", description="Cited answers over a collection of paper abstracts.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="TOML settings file (default: ./paperchat.toml if present)")
+    common.add_argument("--data-dir", type=Path, help="where the index lives (default: .paperchat)")
+    common.add_argument("--chroma-host", help="use a Chroma server (`chroma run`) at this host")
+    common.add_argument("--chroma-port", type=int, help="Chroma server port (default 8000)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", parents=[common], help="add files (listing .txt, .jsonl, .csv, .bib) to the index")
+    p.add_argument("paths", nargs="*", help="files or directories (default: the bundled corpus)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", parents=[common], help="answer one question with citations")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the whole answer as JSON")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", parents=[common], help="interactive chat with follow-up questions")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("stats", parents=[common], help="what the index holds")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("eval", parents=[common], help="answer a question set and write an answers file")
+    p.add_argument("questions", help="questions JSONL (dev.jsonl format)")
+    p.add_argument("--out", required=True, help="answers JSONL to write")
+    p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid", help="retriever to use")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from assistant.settings import SettingsError
+    from assistant.store import StoreError
+
+    try:
+        return int(args.func(args) or 0)
+    except (SettingsError, StoreError, OSError) as exc:
+        print(f"paperchat: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("paperchat: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

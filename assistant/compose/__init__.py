@@ -1,0 +1,1 @@
+"""Answer composers: turn retrieved papers into cited answer text."""

@@ -1,0 +1,80 @@
+"""Scoring an abstract's sentences against a question, and labelling their role in the paper.
+
+Roles follow how abstracts are written: the problem comes first ("however", "challenge"), the
+method is introduced by the authors ("we propose"), results carry numbers or comparisons.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from assistant.text import content_stems, has_number
+
+PROBLEM = re.compile(
+    r"\b(however|challeng|problem|limitation|bottleneck|suffer|costly|expensive|inefficien|struggle|fail|"
+    r"difficult|hinder|lack|redundan|overhead|issue|drawback|prohibitive|remain|critical)", re.I)
+METHOD = re.compile(
+    r"\b(we (propose|present|introduce|develop|design|build|adopt|construct|describe|leverage|use|employ|explore)|"
+    r"this (paper|work) (propose|present|introduce)|in this (paper|work)|our (method|approach|framework|model)|"
+    r"is proposed|called|dubbed|named)", re.I)
+RESULT = re.compile(
+    r"\b(outperform|achiev|improv|speed ?up|faster|reduc|state[- ]of[- ]the[- ]art|sota|surpass|results? (show|demonstrat)|"
+    r"experiments? (show|demonstrat)|accuracy|gain|boost|match|competitive|up to|attain)", re.I)
+ASKS_NUMBERS = re.compile(
+    r"\b(how (much|many|big|large|fast|close|well)|what (\w+ ){0,3}(accuracy|score|fid|ap|bleu|rmse|speed|speedup|"
+    r"throughput|size|number|gain|improvement|results?)|numbers?|results?|report|reach|achieve|speedup|faster|"
+    r"accuracy|performance|gains?|savings?|scale)\b", re.I)
+
+Role = str  # "problem" | "method" | "result"
+
+
+@dataclass
+class ScoredSentence:
+    index: int
+    text: str
+    relevance: float
+    roles: set[Role]
+
+
+def roles_of(index: int, text: str) -> set[Role]:
+    roles: set[Role] = set()
+    if METHOD.search(text):
+        roles.add("method")
+    if has_number(text) and (RESULT.search(text) or re.search(r"\d(\.\d+)?\s*(%|x\b|×|times)", text)):
+        roles.add("result")
+    elif RESULT.search(text) and index > 0:
+        roles.add("result")
+    if (index == 0 or PROBLEM.search(text)) and "method" not in roles:
+        roles.add("problem")
+    return roles
+
+
+def score_sentences(sentences: list[str], question: str, idf: Callable[[str], float]) -> list[ScoredSentence]:
+    """IDF-weighted overlap with the question's content words, plus a bonus for asked-for numbers."""
+    wanted = set(content_stems(question))
+    wants_numbers = bool(ASKS_NUMBERS.search(question))
+    scored = []
+    for index, text in enumerate(sentences):
+        stems = set(content_stems(text))
+        relevance = sum(idf(s) for s in wanted & stems)
+        if wants_numbers and has_number(text):
+            relevance += 1.5
+        scored.append(ScoredSentence(index, text, relevance, roles_of(index, text)))
+    return scored
+
+
+def pick(scored: list[ScoredSentence], limit: int, required_roles: tuple[Role, ...] = ()) -> list[ScoredSentence]:
+    """The best sentence of each required role, then the most relevant others; in abstract order."""
+    chosen: dict[int, ScoredSentence] = {}
+    for role in required_roles:
+        candidates = [s for s in scored if role in s.roles and s.index not in chosen]
+        if candidates and len(chosen) < limit:
+            best = max(candidates, key=lambda s: (s.relevance, -s.index))
+            chosen[best.index] = best
+    for sentence in sorted(scored, key=lambda s: (-s.relevance, s.index)):
+        if len(chosen) >= limit:
+            break
+        chosen.setdefault(sentence.index, sentence)
+    return sorted(chosen.values(), key=lambda s: s.index)

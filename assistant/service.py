@@ -1,0 +1,254 @@
+"""The façade every interface calls: ingest(), ask(), stats(). Heavy parts load once, lazily."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from assistant.answer import Answer, RetrievedPaper
+from assistant.chat import CONTRAST, Conversation, FollowUp, classify
+from assistant.citations import CitationBook, verify
+from assistant.compose.extractive import ExtractiveComposer, approach_label, short_name
+from assistant.names import NameIndex
+from assistant.planner import compare_count, intent_of
+from assistant.retrieval import HybridRetriever, Mode, PaperHit
+from assistant.runtime import configure_environment, configure_llama_index
+from assistant.settings import Settings, load_settings
+from assistant.store import PaperStore
+from assistant.text import QUESTION_BOILERPLATE, content_stems
+from ingest.pipeline import IngestPipeline, IngestSummary, ProgressFn
+
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+CANDIDATES = 40  # papers considered before an answer picks its own
+
+
+class PaperChat:
+    """One per process: owns the store, the embedding model and the composer."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        configure_environment()
+        self.settings = settings or load_settings()
+        self._names: tuple[int, NameIndex] | None = None
+
+    # ---- parts, built on first use -----------------------------------------------------------
+    @cached_property
+    def store(self) -> PaperStore:
+        configure_llama_index()
+        return PaperStore(self.settings)
+
+    @cached_property
+    def embed_model(self) -> Any:
+        from assistant.embeddings import load_embedding
+
+        return load_embedding(self.settings)
+
+    @cached_property
+    def retriever(self) -> HybridRetriever:
+        s = self.settings
+        return HybridRetriever(self.store, self.embed_model, s.dense_top_k, s.keyword_top_k, s.fusion_k)
+
+    @cached_property
+    def composer(self) -> ExtractiveComposer:
+        return ExtractiveComposer(self.idf, self.settings.lookup_sentences, self.settings.compare_sentences)
+
+    def idf(self, stem: str) -> float:
+        return self.store.keyword_index().idf(stem)
+
+    @property
+    def names(self) -> NameIndex:
+        generation = self.store.catalog.generation
+        if self._names is None or self._names[0] != generation:
+            self._names = (generation, NameIndex(self.store.catalog.papers().values()))
+        return self._names[1]
+
+    # ---- ingest --------------------------------------------------------------------------------
+    def ingest(self, paths: Sequence[Path] | None = None, progress: ProgressFn | None = None) -> IngestSummary:
+        from assistant.embeddings import resolve_model_path
+
+        pipeline = IngestPipeline(self.store, self.embed_model, resolve_model_path(self.settings))
+        return pipeline.run(list(paths) if paths else list(self.settings.corpus), progress)
+
+    def ensure_index(self, progress: ProgressFn | None = None) -> IngestSummary | None:
+        """Ingest the configured corpus when the store is empty; otherwise do nothing."""
+        if len(self.store.catalog) == 0:
+            return self.ingest(None, progress)
+        return None
+
+    def stats(self) -> dict[str, Any]:
+        papers = self.store.catalog.papers()
+        files = sorted({s.rsplit(":", 1)[0] for p in papers.values() for s in p.sources})
+        return {
+            "papers": len(papers),
+            "chunks": self.store.collection.count(),
+            "source_files": files,
+            "data_dir": str(self.settings.data_dir),
+            "chroma": (f"server {self.settings.chroma_host}:{self.settings.chroma_port}" if self.settings.chroma_host
+                       else f"embedded {self.settings.chroma_dir}"),
+        }
+
+    def search(self, query: str, top_k: int | None = None, mode: Mode = "hybrid") -> list[PaperHit]:
+        boost = [] if mode != "hybrid" else self._named_ids(query, [])
+        return self.retriever.retrieve(query, top_k or self.settings.papers_top_k, mode, boost)
+
+    # ---- answering -----------------------------------------------------------------------------
+    def ask(self, question: str, conversation: Conversation | None = None, mode: Mode = "hybrid") -> Answer:
+        started = time.perf_counter()
+        question = CONTROL_CHARS.sub(" ", question or "").strip()
+        if not question:
+            return Answer(question, "Please type a question about the papers in the collection.", "error")
+        if len(question) > self.settings.max_question_chars:
+            return Answer(question[:200], f"The question is {len(question):,} characters long; the limit is "
+                          f"{self.settings.max_question_chars:,}. Please shorten it.", "error")
+        if len(self.store.catalog) == 0:
+            return Answer(question, "The collection is empty: run `paperchat ingest` first.", "error")
+        conversation = conversation or Conversation(max_turns=self.settings.history_turns)
+        follow = classify(question, conversation)
+        answer = self._answer(question, follow, mode)
+        answer.timings["total_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        conversation.add(question, answer)
+        return answer
+
+    def _named_ids(self, question: str, hits: list[PaperHit]) -> list[str]:
+        """Papers the question names; an ambiguous name goes to the best-retrieved of its owners."""
+        rank = {h.paper.id: i for i, h in enumerate(hits)}
+        chosen: list[str] = []
+        for match in self.names.mentions(question):
+            owners = sorted(match.paper_ids, key=lambda pid: rank.get(pid, len(rank)))
+            if owners[0] not in chosen:
+                chosen.append(owners[0])
+        return chosen
+
+    def _answer(self, question: str, follow: FollowUp, mode: Mode) -> Answer:
+        papers = self.store.catalog.papers()
+        query = question
+        if follow.is_follow_up:
+            query = question + " " + " ".join(short_name(papers[pid].title) for pid in follow.earlier if pid in papers)
+        t0 = time.perf_counter()
+        unknown = self.names.unknown_names(question)
+        first_pass = self.retriever.retrieve(query, CANDIDATES, mode)
+        named = self._named_ids(question, first_pass) if mode == "hybrid" else []
+        hits = self.retriever.retrieve(query, CANDIDATES, mode, named) if named else first_pass
+        timings = {"retrieve_ms": round((time.perf_counter() - t0) * 1000, 2)}
+        intent = intent_of(question, len(named))
+        book = CitationBook()
+        if unknown and not named:
+            return self._refuse(question, query, hits, f"it names {', '.join(unknown)}, which no paper in the "
+                                f"collection mentions.", timings)
+
+        focus: list[PaperHit]
+        if intent in ("list", "topic_summary"):
+            focus = self._matching(question, hits)
+            if not focus:
+                return self._refuse(question, query, hits, "no paper in the collection matches what was asked.",
+                                    timings)
+            if intent == "list":
+                intro = f"{len(focus)} paper(s) in the collection match:"
+                text = self.composer.listing(question, focus, book, intro)
+            else:
+                exclude = set(content_stems(question))
+                label = approach_label([h.paper for h in focus], exclude)
+                groups: dict[str, list[PaperHit]] = {}
+                for hit in focus:
+                    groups.setdefault(label(hit.paper), []).append(hit)
+                ordered = sorted(groups.items(), key=lambda g: (g[0] == "Other approaches", -len(g[1])))
+                intro = f"What the collection says, from {len(focus)} matching paper(s), grouped by approach:"
+                text = self.composer.topic_summary(question, ordered, book, intro)
+        elif intent == "compare":
+            count = compare_count(question, len(named))
+            chosen = [h for h in hits if h.paper.id in named]
+            for hit in hits:
+                if len(chosen) >= count:
+                    break
+                if hit not in chosen and hit.paper.id not in follow.earlier:
+                    chosen.append(hit)
+            focus = chosen[:max(count, len(named))][:3]
+            text = self.composer.compare(question, [h.paper for h in focus], book)
+        else:
+            target = self._target(question, follow, hits, named, mode)
+            if target is None or (not named and not follow.is_follow_up and not self._supports(question, target)):
+                return self._refuse(question, query, hits, "no paper in the collection addresses this question.",
+                                    timings)
+            focus = [target]
+            if intent == "summary":
+                text = self.composer.summary(question, target.paper, book)
+            else:
+                text = self.composer.lookup(question, target.paper, book)
+            earlier = [pid for pid in follow.earlier if pid != target.paper.id and pid in papers]
+            if follow.is_follow_up and earlier and CONTRAST.search(question):
+                titles = "; ".join(f"*{papers[pid].title}*" for pid in earlier)
+                text += f"\n\nFor the paper it is compared with, see the previous answer: {titles}."
+        sources = book.sources
+        check = verify(text, sources)
+        if not check.ok:  # cannot happen with verbatim quotes; guard the invariant all the same
+            raise AssertionError("extractive answer failed citation verification: " + "; ".join(check.problems))
+        focus_ids = [h.paper.id for h in focus]
+        return Answer(question, text, intent, sources, self._ranked(hits, focus_ids), False, query,
+                      focus_ids, [], timings)
+
+    def _target(self, question: str, follow: FollowUp, hits: list[PaperHit], named: list[str],
+                mode: Mode) -> PaperHit | None:
+        by_id = {h.paper.id: h for h in hits}
+        if named:
+            return by_id.get(named[0])
+        if follow.is_follow_up:
+            if follow.wants_other_paper or CONTRAST.search(question):
+                own = self.retriever.retrieve(question, 5, mode)
+                others = [h for h in own if h.paper.id not in follow.earlier]
+                if follow.wants_other_paper or (others and own and own[0].paper.id not in follow.earlier):
+                    others += [h for h in hits if h.paper.id not in follow.earlier]
+                    return others[0] if others else None
+            for pid in follow.earlier:
+                if pid in by_id:
+                    return by_id[pid]
+            earlier = self.store.catalog.papers().get(follow.earlier[0])
+            return PaperHit(earlier) if earlier else None
+        return hits[0] if hits else None
+
+    def _coverage(self, question: str, paper_text: str) -> float:
+        wanted = set(content_stems(question, QUESTION_BOILERPLATE))
+        if not wanted:
+            return 0.0
+        have = set(content_stems(paper_text))
+        total = sum(self.idf(s) for s in wanted)
+        return sum(self.idf(s) for s in wanted & have) / total if total else 0.0
+
+    def _supports(self, question: str, hit: PaperHit) -> bool:
+        """Is the best paper really about the question, or only the nearest thing in the collection?"""
+        coverage = self._coverage(question, f"{hit.paper.title} {hit.paper.abstract}")
+        return hit.dense >= 0.45 or coverage >= 0.35 or (hit.dense >= 0.3 and coverage >= 0.2)
+
+    def _matching(self, question: str, hits: list[PaperHit]) -> list[PaperHit]:
+        """Every candidate that really does what a 'which papers' question asks, not just the top few."""
+        scored = []
+        for hit in hits:
+            coverage = self._coverage(question, f"{hit.paper.title} {hit.paper.abstract}")
+            scored.append((coverage, hit))
+        if not scored:
+            return []
+        best = max(c for c, _ in scored)
+        if best < 0.3:
+            return []
+        keep = [(c, h) for c, h in scored if c >= 0.7 * best and (h.dense >= 0.25 or h.keyword > 0)]
+        keep.sort(key=lambda ch: (-ch[0], -ch[1].score))
+        return [h for _, h in keep[: self.settings.list_max_papers]]
+
+    def _ranked(self, hits: list[PaperHit], focus: list[str]) -> list[RetrievedPaper]:
+        first = [h for pid in focus for h in hits if h.paper.id == pid]
+        if len(first) < len(focus):
+            papers = self.store.catalog.papers()
+            first += [PaperHit(papers[pid]) for pid in focus if pid in papers and pid not in
+                      {h.paper.id for h in first}]
+        rest = [h for h in hits if h.paper.id not in focus]
+        ordered = first + rest
+        return [RetrievedPaper(h.paper.id, h.paper.title, round(h.score, 5)) for h in ordered]
+
+    def _refuse(self, question: str, query: str, hits: list[PaperHit], reason: str,
+                timings: dict[str, float]) -> Answer:
+        nearest = [h.paper for h in hits[:3]]
+        text = self.composer.refusal(reason, nearest)
+        return Answer(question, text, "refusal", [], self._ranked(hits, []), True, query, [],
+                      [], timings)

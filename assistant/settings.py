@@ -1,0 +1,110 @@
+"""The one typed settings object: every default lives here and nowhere else.
+
+Values come from (highest first) explicit overrides, `PAPERCHAT_*` environment variables, a
+TOML config file (`PAPERCHAT_CONFIG`, else `./paperchat.toml` if present), then these defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BUNDLED_CORPUS = REPO_ROOT / "data" / "corpus"
+CONFIG_FILE_NAME = "paperchat.toml"
+
+
+class SettingsError(ValueError):
+    """Bad configuration: the message names the setting and where it came from."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAPERCHAT_", extra="forbid", validate_default=True)
+
+    # Where things live.
+    data_dir: Path = Field(Path(".paperchat"), description="Chroma files, paper catalog, keyword index")
+    corpus: list[Path] = Field(default_factory=lambda: [BUNDLED_CORPUS], description="ingested when the index is empty")
+    collection: str = "paperchat"
+    chroma_host: str | None = Field(None, description="use a `chroma run` server instead of embedded files")
+    chroma_port: int = 8000
+
+    # Embedding.
+    embedding_model: str = Field("", description="sentence-transformers model dir; empty = packaged all-MiniLM-L6-v2")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    embed_batch_size: int = Field(64, ge=1)
+    torch_threads: int = Field(2, ge=1, description="more threads than cores made queries 30x slower")
+
+    # Chunking: MiniLM reads 256 word pieces; title + chunk must stay well inside that.
+    chunk_max_words: int = Field(90, ge=10, le=180)
+
+    # Retrieval.
+    dense_top_k: int = Field(60, ge=1, description="chunks from the vector store")
+    keyword_top_k: int = Field(60, ge=1, description="chunks from BM25")
+    fusion_k: int = Field(60, ge=1, description="reciprocal-rank-fusion constant")
+    papers_top_k: int = Field(10, ge=1, description="papers returned per question")
+
+    # Answering.
+    generator: Literal["extractive"] = "extractive"
+    lookup_sentences: int = Field(6, ge=1, description="sentences quoted for a one-paper answer")
+    compare_sentences: int = Field(4, ge=1, description="sentences per paper in a comparison")
+    list_max_papers: int = Field(12, ge=1, description="most papers a 'which papers' answer lists")
+    history_turns: int = Field(6, ge=0, description="earlier turns kept for follow-ups")
+
+    # Limits on input.
+    max_file_bytes: int = Field(50_000_000, ge=1)
+    max_abstract_chars: int = Field(20_000, ge=100)
+    max_question_chars: int = Field(2_000, ge=10)
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.sqlite"
+
+    @property
+    def keyword_dir(self) -> Path:
+        return self.data_dir / "keyword"
+
+
+def _config_file_values(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        env_path = os.environ.get("PAPERCHAT_CONFIG")
+        path = Path(env_path) if env_path else Path(CONFIG_FILE_NAME)
+        if not env_path and not path.exists():
+            return {}
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise SettingsError(f"config file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path}: {exc}") from exc
+    return data.get("paperchat", data)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from file, environment and overrides; raise SettingsError with a clear message."""
+    values = _config_file_values(config_file)
+    env_keys = {name for name in Settings.model_fields if f"PAPERCHAT_{name.upper()}" in os.environ}
+    # Environment beats the file: drop file values the environment sets, pydantic reads env itself.
+    values = {k: v for k, v in values.items() if k not in env_keys}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from exc

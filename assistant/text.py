@@ -1,0 +1,66 @@
+"""Word-level text helpers shared by retrieval and answer composition: tokens, stems, names."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+
+TOKEN = re.compile(r"(?u)\b\w\w+\b")
+NUMBER = re.compile(r"\d")
+# Question words that say how to answer, not what about; never used as evidence of a match.
+QUESTION_BOILERPLATE = {
+    "which", "what", "papers", "paper", "collection", "corpus", "work", "works", "study", "studies", "studied",
+    "propose", "proposes", "proposed", "approach", "approaches", "method", "methods", "does", "do", "did", "how",
+    "compare", "comparison", "compared", "each", "both", "two", "three", "summarize", "summary", "tell", "about",
+    "describe", "explain", "list", "find", "show", "there", "any", "is", "are", "was", "were", "new", "specifically",
+    "including", "report", "reports", "reported", "claim", "claims", "model", "models", "use", "uses", "used", "make",
+    "them", "they", "their", "its", "it", "this", "that", "these", "those", "one", "differ", "difference",
+    "differences", "between", "versus", "vs", "say", "says", "get", "gets", "reach", "reaches", "much", "many",
+    "paper's", "papers'", "exactly", "according", "researchers", "authors", "someone",
+}
+
+
+@cache
+def _stemmer():  # noqa: ANN202 - PyStemmer has no type stubs
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@cache
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+def fold(text: str) -> str:
+    """Lowercase, NFKC, LaTeX markup dropped: `$\\textit{Trans-LoRA}$` -> `trans-lora`."""
+    text = unicodedata.normalize("NFKC", text)
+    text = re.sub(r"\\[a-zA-Z]+\s*", "", text)
+    return text.replace("$", "").replace("{", "").replace("}", "").lower()
+
+
+def tokens(text: str) -> list[str]:
+    return TOKEN.findall(fold(text))
+
+
+def content_stems(text: str, drop: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """Stems of the words that carry meaning: no stopwords, no question boilerplate."""
+    stop = _stopwords()
+    words = [w for w in tokens(text) if w not in stop and w not in drop]
+    return _stemmer().stemWords(words)
+
+
+def stem_set(text: str) -> set[str]:
+    return set(content_stems(text))
+
+
+def name_key(text: str) -> str:
+    """Canonical form of a paper or method name: `ZeRO++` -> `zero++`, `Trans-LoRA` -> `translora`."""
+    return re.sub(r"[^0-9a-z+]", "", fold(text))
+
+
+def has_number(text: str) -> bool:
+    return bool(NUMBER.search(text))

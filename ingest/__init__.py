@@ -1,0 +1,1 @@
+"""Turning input files into normalized Paper records and indexing them."""
