@@ -37,6 +37,22 @@ def is_name_like(word: str) -> bool:
     return has_alpha and (inner_upper or has_digit or "+" in core)
 
 
+def is_distinctive(word: str) -> bool:
+    """A coined name that ordinary prose would not contain: "FlashAttention-3", "H100", "AlphaFold2".
+
+    Judged per hyphen part: a part that starts with a letter and mixes in digits, or has a
+    lower-to-upper case change. All-caps acronyms ("IO", "SAR") and compounds of plain words
+    ("English-Chinese") are not distinctive.
+    """
+    core = word.strip("$\\{}()[],.;:'\"").removesuffix("'s")
+    for part in re.split(r"[-/]", core):
+        if len(part) < 2 or not part[0].isalpha():
+            continue
+        if any(c.isdigit() for c in part) or re.search(r"[a-z][A-Z]", part):
+            return True
+    return False
+
+
 def name_words(text: str) -> list[str]:
     return [w.removesuffix("'s") for w in WORD.findall(text) if is_name_like(w)]
 
@@ -57,20 +73,21 @@ class NameIndex:
         for paper in papers:
             title, abstract, pid = paper.title, paper.abstract, paper.id  # type: ignore[attr-defined]
             self._add(name_key(title), pid, 3)
-            if ":" in title:
-                self._add(name_key(title.split(":", 1)[0]), pid, 3)
+            head = title.split(":", 1)[0] if ":" in title else ""
+            if head:
+                # The short name before a colon is the paper's own name ("ZeRO++", "AdaBelief Optimizer").
+                self._add(name_key(head), pid, 3)
+                for word in name_words(head):
+                    self._add(name_key(word), pid, 3)
             words = title.split()
             for n in range(2, min(5, len(words))):
                 self._add(name_key(" ".join(words[:n])), pid, 2 if words[n - 1][:1].isupper() else 0)
-            for word in name_words(title):
-                self._add(name_key(word), pid, 3)
-                for part in re.split(r"[-/]", word):
-                    if is_name_like(part):
-                        self._add(name_key(part), pid, 1)
             for match in COINED_BY_VERB.finditer(abstract):
                 self._add(name_key(match.group(1)), pid, 2)
             for match in COINED_IN_PARENS.finditer(abstract):
-                self._add(name_key(match.group(1)), pid, 1)
+                # Short all-caps acronyms in parentheses are mostly metrics or tasks (FID, AP, NMS).
+                if len(match.group(1)) > 3 or not match.group(1).isupper():
+                    self._add(name_key(match.group(1)), pid, 1)
             text = f"{title} {abstract}"
             for word in WORD.findall(text):
                 key = name_key(word.removesuffix("'s"))
@@ -84,6 +101,14 @@ class NameIndex:
         if len(key) < 2 or key in GENERIC_NAMES or strength <= 0:
             return
         self.names[key][pid] = max(strength, self.names[key].get(pid, 0))
+
+    def covers(self, question: str, text: str) -> float:
+        """Share of the question's distinctive names that `text` contains (1.0 when it names none)."""
+        found = entities(question)
+        if not found:
+            return 1.0
+        folded = _phrase_text(text)
+        return sum(bool(p.search(folded)) for _, p in found) / len(found)
 
     def mentions(self, question: str) -> list[NameMatch]:
         """Papers the question names, strongest sense first, in the order the names appear."""
@@ -101,25 +126,27 @@ class NameIndex:
             if len(strongest) > MAX_OWNERS:
                 continue  # a family name many papers use ("LoRA", "ViT"), not one paper's name
             found.append(NameMatch(key, strongest))
-        # A name inside a longer matched name ("ZeRO" inside "ZeRO++") is not a separate mention.
-        keys = [m.key for m in found]
-        return [m for m in found if not any(m.key != k and m.key in k and k.startswith(m.key) and
-                                            k[len(m.key):].strip("+") == "" for k in keys)]
+        return found
 
     def unknown_names(self, question: str) -> list[str]:
         """Specific names in the question that appear nowhere in the collection ("FlashAttention-3")."""
-        missing: list[str] = []
-        for word in name_words(question):
-            if name_key(word) not in self.vocabulary:
-                missing.append(word)
-        for match in VERSIONED_PHRASE.finditer(question):
-            phrase = match.group(1)
-            if not any(w[:1].isupper() for w in phrase.split()[:-1]):
-                continue
-            pattern = r"\b" + r"\s*".join(re.escape(t) for t in _phrase_text(phrase).split()) + r"\b"
-            if not re.search(pattern, self._corpus_text):
-                missing.append(phrase)
-        return missing
+        return [name for name, pattern in entities(question) if not pattern.search(self._corpus_text)]
+
+
+def entities(question: str) -> list[tuple[str, re.Pattern[str]]]:
+    """Distinctive names and versioned names ("Llama 3") in a question, each with a pattern that
+    finds it in text prepared by `_phrase_text`."""
+    found: list[tuple[str, re.Pattern[str]]] = []
+    names = [w for w in name_words(question) if is_distinctive(w)]
+    for match in VERSIONED_PHRASE.finditer(question):
+        words = match.group(1).split()
+        if any(w[:1].isupper() for w in words[:-1]) and not any(w in names for w in words):
+            names.append(match.group(1))
+    for name in dict.fromkeys(names):
+        parts = _phrase_text(name).split()
+        if parts:
+            found.append((name, re.compile(r"\b" + r"\s*".join(re.escape(t) for t in parts) + r"\b")))
+    return found
 
 
 def _phrase_text(text: str) -> str:

@@ -218,7 +218,10 @@ class PaperChat:
 
     def _supports(self, question: str, hit: PaperHit) -> bool:
         """Is the best paper really about the question, or only the nearest thing in the collection?"""
-        coverage = self._coverage(question, f"{hit.paper.title} {hit.paper.abstract}")
+        text = f"{hit.paper.title} {hit.paper.abstract}"
+        if self.names.covers(question, text) < 0.5:
+            return False  # the question is about something this paper never mentions
+        coverage = self._coverage(question, text)
         return hit.dense >= 0.45 or coverage >= 0.35 or (hit.dense >= 0.3 and coverage >= 0.2)
 
     def _matching(self, question: str, hits: list[PaperHit]) -> list[PaperHit]:
