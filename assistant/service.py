@@ -24,6 +24,9 @@ from ingest.pipeline import IngestPipeline, IngestSummary, ProgressFn
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 CANDIDATES = 40  # papers considered before an answer picks its own
+LIST_POOL = 25  # candidates a "which papers" answer examines
+MIN_LIST_COVERAGE = 0.3  # below this no candidate is about the asked topic: say so
+LIST_RELEVANCE = 1.4  # of 2.0 (a candidate as close in meaning and in terms as the best one)
 
 
 class PaperChat:
@@ -225,19 +228,21 @@ class PaperChat:
         return hit.dense >= 0.45 or coverage >= 0.35 or (hit.dense >= 0.3 and coverage >= 0.2)
 
     def _matching(self, question: str, hits: list[PaperHit]) -> list[PaperHit]:
-        """Every candidate that really does what a 'which papers' question asks, not just the top few."""
-        scored = []
-        for hit in hits:
-            coverage = self._coverage(question, f"{hit.paper.title} {hit.paper.abstract}")
-            scored.append((coverage, hit))
-        if not scored:
+        """Every candidate that really does what a 'which papers' question asks, not just the top few.
+
+        Relevance adds two views, each relative to the best candidate: dense similarity (meaning)
+        and IDF-weighted coverage of the question's content words (the specific terms asked for).
+        """
+        pool = hits[:LIST_POOL]
+        coverage = {h.paper.id: self._coverage(question, f"{h.paper.title} {h.paper.abstract}") for h in pool}
+        top_cov = max(coverage.values(), default=0.0)
+        top_dense = max((h.dense for h in pool), default=0.0)
+        if top_cov < MIN_LIST_COVERAGE or top_dense <= 0:
             return []
-        best = max(c for c, _ in scored)
-        if best < 0.3:
-            return []
-        keep = [(c, h) for c, h in scored if c >= 0.7 * best and (h.dense >= 0.25 or h.keyword > 0)]
-        keep.sort(key=lambda ch: (-ch[0], -ch[1].score))
-        return [h for _, h in keep[: self.settings.list_max_papers]]
+        relevance = {h.paper.id: h.dense / top_dense + coverage[h.paper.id] / top_cov for h in pool}
+        keep = [h for h in pool if relevance[h.paper.id] >= LIST_RELEVANCE]
+        keep.sort(key=lambda h: -relevance[h.paper.id])
+        return keep[: self.settings.list_max_papers]
 
     def _ranked(self, hits: list[PaperHit], focus: list[str]) -> list[RetrievedPaper]:
         first = [h for pid in focus for h in hits if h.paper.id == pid]
