@@ -83,11 +83,9 @@ class NameIndex:
             for n in range(2, min(5, len(words))):
                 self._add(name_key(" ".join(words[:n])), pid, 2 if words[n - 1][:1].isupper() else 0)
             for match in COINED_BY_VERB.finditer(abstract):
-                self._add(name_key(match.group(1)), pid, 2)
+                self._add(name_key(match.group(1)), pid, 2, match.group(1))
             for match in COINED_IN_PARENS.finditer(abstract):
-                # Short all-caps acronyms in parentheses are mostly metrics or tasks (FID, AP, NMS).
-                if len(match.group(1)) > 3 or not match.group(1).isupper():
-                    self._add(name_key(match.group(1)), pid, 1)
+                self._add(name_key(match.group(1)), pid, 1, match.group(1))
             text = f"{title} {abstract}"
             for word in WORD.findall(text):
                 key = name_key(word.removesuffix("'s"))
@@ -97,9 +95,11 @@ class NameIndex:
             self._folded.append(_phrase_text(text))
         self._corpus_text = "\n".join(self._folded)
 
-    def _add(self, key: str, pid: str, strength: int) -> None:
+    def _add(self, key: str, pid: str, strength: int, word: str = "") -> None:
         if len(key) < 2 or key in GENERIC_NAMES or strength <= 0:
             return
+        if strength < 3 and len(word) <= 3 and word.isupper():
+            return  # short acronyms met in an abstract are mostly metrics or tasks (FID, AP, NMS)
         self.names[key][pid] = max(strength, self.names[key].get(pid, 0))
 
     def covers(self, question: str, text: str) -> float:

@@ -137,6 +137,8 @@ class PaperChat:
         hits = self.retriever.retrieve(query, CANDIDATES, mode, named) if named else first_pass
         timings = {"retrieve_ms": round((time.perf_counter() - t0) * 1000, 2)}
         intent = intent_of(question, len(named))
+        if intent == "compare" and follow.is_follow_up and len(named) < 2:
+            intent = "lookup"  # "how do the two compare": the new paper, set against the one discussed
         book = CitationBook()
         if unknown and not named:
             return self._refuse(question, query, hits, f"it names {', '.join(unknown)}, which no paper in the "

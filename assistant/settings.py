@@ -50,8 +50,8 @@ class Settings(BaseSettings):
 
     # Answering.
     generator: Literal["extractive"] = "extractive"
-    lookup_sentences: int = Field(6, ge=1, description="sentences quoted for a one-paper answer")
-    compare_sentences: int = Field(6, ge=1, description="sentences per paper in a comparison")
+    lookup_sentences: int = Field(7, ge=1, description="sentences quoted for a one-paper answer")
+    compare_sentences: int = Field(7, ge=1, description="sentences per paper in a comparison")
     list_max_papers: int = Field(12, ge=1, description="most papers a 'which papers' answer lists")
     history_turns: int = Field(6, ge=0, description="earlier turns kept for follow-ups")
 
