@@ -39,5 +39,7 @@ def configure_torch(threads: int) -> None:
 def configure_llama_index() -> None:
     """No LLM unless one is configured: LlamaIndex must never reach for OpenAI by default."""
     from llama_index.core import Settings as LlamaSettings
+    from llama_index.core.llms.mock import MockLLM
 
-    LlamaSettings.llm = None
+    # What `Settings.llm = None` resolves to, minus the print() to stdout that broke `ask --json`.
+    LlamaSettings.llm = MockLLM()
