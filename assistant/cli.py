@@ -124,7 +124,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="paperchat", description="Cited answers over a collection of paper abstracts.")
+    parser = argparse.ArgumentParser(prog="paperchat",
+                                     description="Cited answers over a collection of paper abstracts.")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, help="TOML settings file (default: ./paperchat.toml if present)")
     common.add_argument("--data-dir", type=Path, help="where the index lives (default: .paperchat)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from functools import cache
 from pathlib import Path
@@ -29,10 +30,8 @@ def configure_torch(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    try:
+    with contextlib.suppress(RuntimeError):  # already set by an earlier torch call in this process
         torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass  # already set by an earlier torch call in this process
 
 
 @cache

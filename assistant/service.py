@@ -12,7 +12,7 @@ from typing import Any
 from assistant.answer import Answer, RetrievedPaper
 from assistant.chat import CONTRAST, Conversation, FollowUp, classify
 from assistant.citations import CitationBook, verify
-from assistant.compose.extractive import ExtractiveComposer, approach_label, short_name
+from assistant.compose.extractive import ExtractiveComposer, approach_label
 from assistant.names import NameIndex
 from assistant.planner import compare_count, intent_of
 from assistant.retrieval import HybridRetriever, Mode, PaperHit
@@ -129,7 +129,8 @@ class PaperChat:
         papers = self.store.catalog.papers()
         query = question
         if follow.is_follow_up:
-            query = question + " " + " ".join(short_name(papers[pid].title) for pid in follow.earlier if pid in papers)
+            # The earlier papers' full titles carry their topic words, so retrieval also finds papers about them.
+            query = question + " " + " ".join(papers[pid].title for pid in follow.earlier if pid in papers)
         t0 = time.perf_counter()
         unknown = self.names.unknown_names(question)
         first_pass = self.retriever.retrieve(query, CANDIDATES, mode)
@@ -200,12 +201,17 @@ class PaperChat:
         if named:
             return by_id.get(named[0])
         if follow.is_follow_up:
-            if follow.wants_other_paper or CONTRAST.search(question):
-                own = self.retriever.retrieve(question, 5, mode)
-                others = [h for h in own if h.paper.id not in follow.earlier]
-                if follow.wants_other_paper or (others and own and own[0].paper.id not in follow.earlier):
-                    others += [h for h in hits if h.paper.id not in follow.earlier]
-                    return others[0] if others else None
+            if follow.wants_other_paper:
+                # A paper related to the earlier one (expanded query) that does what this turn asks (own query).
+                own = {h.paper.id: rank for rank, h in enumerate(self.retriever.retrieve(question, CANDIDATES, mode))}
+                others = [(rank, h) for rank, h in enumerate(hits) if h.paper.id not in follow.earlier]
+                others.sort(key=lambda rh: -(1 / (60 + rh[0]) + 1 / (60 + own.get(rh[1].paper.id, CANDIDATES))))
+                return others[0][1] if others else None
+            if CONTRAST.search(question):
+                # "How does <described paper> differ from it?": the described paper, if it is another one.
+                own = self.retriever.retrieve(question, 1, mode)
+                if own and own[0].paper.id not in follow.earlier:
+                    return by_id.get(own[0].paper.id, own[0])
             for pid in follow.earlier:
                 if pid in by_id:
                     return by_id[pid]

@@ -17,10 +17,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from assistant.settings import Settings
 from ingest.chunking import Chunk, chunk_sentences, split_sentences
 from ingest.records import Paper
-
-from assistant.settings import Settings
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (

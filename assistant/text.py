@@ -22,7 +22,7 @@ QUESTION_BOILERPLATE = {
 
 
 @cache
-def _stemmer():  # noqa: ANN202 - PyStemmer has no type stubs
+def _stemmer():
     import Stemmer
 
     return Stemmer.Stemmer("english")

@@ -52,7 +52,8 @@ class IngestSummary:
         }
 
 
-def read_inputs(paths: Sequence[Path], max_file_bytes: int, max_abstract_chars: int) -> tuple[list[Paper], list[Problem], int]:
+def read_inputs(paths: Sequence[Path], max_file_bytes: int,
+                max_abstract_chars: int) -> tuple[list[Paper], list[Problem], int]:
     """Read every file and merge duplicates; returns unique papers, problems and the file count."""
     files, problems = expand_paths(list(paths))
     by_id: dict[str, Paper] = {}

@@ -60,7 +60,7 @@ class Paper:
     @property
     def content_hash(self) -> str:
         """Changes exactly when what gets embedded changes (title or abstract)."""
-        return hashlib.sha1(f"{self.title}\n{self.abstract}".encode("utf-8")).hexdigest()[:16]
+        return hashlib.sha1(f"{self.title}\n{self.abstract}".encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from assistant.retrieval import PaperHit
 from assistant.store import StoredPaper
 
 TABLE_CELL_WORDS = 22
+LIST_SENTENCES = 3  # per paper in a "which papers" answer: what shows it matches, its method, its result
 ASPECTS = (("problem", "Problem"), ("method", "Method"), ("result", "Results"))
 
 
@@ -93,11 +94,7 @@ class ExtractiveComposer:
         lines = [intro, ""]
         for position, hit in enumerate(hits, 1):
             paper = hit.paper
-            scored = self._scored(paper, question)
-            best = max(scored, key=lambda s: (s.relevance, -s.index))
-            extra = [s for s in scored if "result" in s.roles and s.index != best.index]
-            quoted = [best] + ([max(extra, key=lambda s: (s.relevance, -s.index))] if extra else [])
-            quoted.sort(key=lambda s: s.index)
+            quoted = pick(self._scored(paper, question), LIST_SENTENCES, ("method", "result"))
             lines.append(f"{position}. **{paper.title}** — " + " ".join(book.cite(paper, s.text) for s in quoted))
         return "\n".join(lines)
 

@@ -20,8 +20,10 @@ METHOD = re.compile(
     r"this (paper|work) (propose|present|introduce)|in this (paper|work)|our (method|approach|framework|model)|"
     r"is proposed|called|dubbed|named)", re.I)
 RESULT = re.compile(
-    r"\b(outperform|achiev|improv|speed ?up|faster|reduc|state[- ]of[- ]the[- ]art|sota|surpass|results? (show|demonstrat)|"
-    r"experiments? (show|demonstrat)|accuracy|gain|boost|match|competitive|up to|attain)", re.I)
+    r"\b(outperform|achiev|improv|speed ?up|faster|reduc|state[- ]of[- ]the[- ]art|sota|surpass|"
+    r"results? (show|demonstrat)|experiments? (show|demonstrat)|accuracy|gain|boost|match|competitive|up to|attain)",
+    re.I)
+MULTIPLIER = re.compile(r"\d(\.\d+)?\s*(%|x\b|×|times)")
 ASKS_NUMBERS = re.compile(
     r"\b(how (much|many|big|large|fast|close|well)|what (\w+ ){0,3}(accuracy|score|fid|ap|bleu|rmse|speed|speedup|"
     r"throughput|size|number|gain|improvement|results?)|numbers?|results?|report|reach|achieve|speedup|faster|"
@@ -42,9 +44,8 @@ def roles_of(index: int, text: str) -> set[Role]:
     roles: set[Role] = set()
     if METHOD.search(text):
         roles.add("method")
-    if has_number(text) and (RESULT.search(text) or re.search(r"\d(\.\d+)?\s*(%|x\b|×|times)", text)):
-        roles.add("result")
-    elif RESULT.search(text) and index > 0:
+    quantified = has_number(text) and (RESULT.search(text) or MULTIPLIER.search(text))
+    if quantified or (RESULT.search(text) and index > 0):
         roles.add("result")
     if (index == 0 or PROBLEM.search(text)) and "method" not in roles:
         roles.add("problem")

@@ -34,7 +34,9 @@ def _authors(value: Any) -> list[str]:
         return []
     if isinstance(value, list):
         return [str(a).strip() for a in value if str(a).strip()]
-    parts = re.split(r"\s+and\s+|;|\|", str(value)) if " and " in str(value) or ";" in str(value) else str(value).split(",")
+    text = str(value)
+    # BibTeX joins authors with " and "; other sources use ";" or "|", else commas.
+    parts = re.split(r"\s+and\s+|;|\|", text) if " and " in text or ";" in text else text.split(",")
     return [p.strip() for p in parts if p.strip()]
 
 
