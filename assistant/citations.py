@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from assistant.answer import Source
 from assistant.store import StoredPaper
 
-CITATION = re.compile(r"\[(\d+)\]")
+CITATION = re.compile(r"(?<!\\)\[(\d+)\]")  # `\[12\]` in a quoted abstract is text, not a citation
+CELL_SEPARATOR = re.compile(r"(?<!\\)\|")  # table cells escape a literal pipe as `\|`
 ELLIPSIS = "…"
 
 
@@ -37,11 +38,20 @@ class CitationBook:
         source = self._sources[n - 1]
         if sentence not in source.sentences:
             source.sentences.append(sentence)
-        return f"{shorten(sentence, max_words) if max_words else sentence} [{n}]"
+        return f"{escape_markers(shorten(sentence, max_words) if max_words else sentence)} [{n}]"
 
     @property
     def sources(self) -> list[Source]:
         return list(self._sources)
+
+
+def escape_markers(text: str) -> str:
+    """Abstracts cite their own references ("LoRA [23]"); escaped, they stay text, not citations."""
+    return re.sub(r"\[(\d+)\]", r"\\[\1\\]", text)
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\([\[\]|])", r"\1", text)
 
 
 def shorten(sentence: str, max_words: int) -> str:
@@ -67,6 +77,10 @@ def _squash(text: str) -> str:
 
 
 def _claim_text(segment: str) -> str:
+    segment = _unescape(segment)
+    whole_bold = re.fullmatch(r"\s*(?:[-*]|\d+\.)?\s*\*\*(.+)\*\*[\s:—–]*", segment)
+    if whole_bold:
+        return _squash(whole_bold.group(1))  # a bold heading: it must name the paper (see _names_source)
     segment = re.sub(r"\*\*[^*]*\*\*", " ", segment)  # bold labels such as **Method.**
     segment = re.sub(r"^\s*(?:[-*]|\d+\.)\s+", " ", segment)  # list bullets
     return _squash(segment.strip(" |*_\t\n").lstrip("—–:; "))
@@ -76,7 +90,7 @@ def claims(text: str) -> list[tuple[str, int]]:
     """(claim text, cited number) for every `[n]` in a rendered answer."""
     found: list[tuple[str, int]] = []
     for line in text.splitlines():
-        for cell in line.split("|"):
+        for cell in CELL_SEPARATOR.split(line):
             start = 0
             for match in CITATION.finditer(cell):
                 segment = cell[start:match.start()]
@@ -87,8 +101,21 @@ def claims(text: str) -> list[tuple[str, int]]:
 
 def _names_source(claim: str, title: str) -> bool:
     """An empty claim, or the paper's title (or its short name before the colon) as a heading."""
-    label = claim.strip("#*_ ").replace("\\|", "|")
+    label = claim.strip("#*_ ")
     return not label or label == title or (":" in title and label == title.split(":", 1)[0].strip())
+
+
+def _quoted(piece: str, abstract: str) -> bool:
+    """`piece` occurs in `abstract` without cutting a word or number ("nearly 10" is not in "nearly 100%")."""
+    start = abstract.find(piece)
+    while start >= 0:
+        end = start + len(piece)
+        cuts_before = piece[0].isalnum() and start > 0 and abstract[start - 1].isalnum()
+        cuts_after = piece[-1].isalnum() and end < len(abstract) and abstract[end].isalnum()
+        if not cuts_before and not cuts_after:
+            return True
+        start = abstract.find(piece, start + 1)
+    return False
 
 
 def verify(text: str, sources: list[Source]) -> Verification:
@@ -106,7 +133,7 @@ def verify(text: str, sources: list[Source]) -> Verification:
             continue
         abstract = _squash(source.abstract)
         pieces = [p.strip() for p in claim.split(ELLIPSIS) if p.strip()]
-        if all(p in abstract for p in pieces):
+        if pieces and all(_quoted(p, abstract) for p in pieces):
             result.supported += 1
         else:
             result.problems.append(f"[{number}] claim not found in {source.title[:50]!r}: {claim[:80]!r}")
