@@ -14,6 +14,7 @@ ABBREVIATIONS = {
     "e.g", "i.e", "etc", "et al", "al", "vs", "fig", "figs", "eq", "eqs", "sec", "no", "cf", "approx",
     "resp", "ref", "refs", "dr", "mr", "ms", "prof", "inc", "ltd", "st", "tab", "w.r.t", "a.k.a", "viz",
 }
+ENUMERATOR_AFTER_COLON = re.compile(r"[:;]\s+\(?\d{1,2}[.)]$")
 SENTENCE_END = re.compile(r"[.!?](?:[\"')\]]*)\s+(?=[\"'(\[]?[A-Z0-9$\\])")
 
 
@@ -30,8 +31,8 @@ def split_sentences(text: str) -> list[str]:
             if word in ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
                 continue
         sentence = text[start:match.end()].strip()
-        if re.fullmatch(r"\(?\w{1,3}[.)]", sentence):
-            continue  # an enumerator such as "2." belongs to the sentence it opens
+        if re.fullmatch(r"\(?\w{1,3}[.)]", sentence) or ENUMERATOR_AFTER_COLON.search(sentence):
+            continue  # an enumerator such as "2." (or "are: 1.") belongs to the sentence it opens
         if sentence:
             sentences.append(sentence)
         start = match.end()
