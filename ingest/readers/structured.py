@@ -14,7 +14,6 @@ from ingest.records import Location, Paper, Problem, ReadResult
 
 TITLE_KEYS = ("title", "paper_title", "name")
 ABSTRACT_KEYS = ("abstract", "summary", "abstract_text", "description")
-ID_KEYS = ("id", "paper_id", "arxiv_id", "doi")
 AUTHOR_KEYS = ("authors", "author")
 YEAR_KEYS = ("year", "published", "date")
 URL_KEYS = ("url", "link", "pdf_url")
@@ -53,12 +52,12 @@ def paper_from_mapping(record: Mapping[str, Any], where: Location, source: str) 
         return Problem(where, "record has no 'title' field (or it is empty); skipped")
     if not isinstance(abstract, str) or not abstract.strip():
         return Problem(where, f"title {title.strip()[:60]!r} has no 'abstract' field (or it is empty); skipped")
-    given_id = _pick(record, ID_KEYS)
     url = _pick(record, URL_KEYS)
+    # The id is always the normalized-title hash, never a source's own id field or BibTeX key:
+    # the same paper from a listing, a .bib and a .jsonl must dedup to one paper, in any order.
     return Paper(
         title=title,
         abstract=abstract,
-        id=str(given_id) if given_id is not None else "",
         authors=_authors(_pick(record, AUTHOR_KEYS)),
         year=_year(_pick(record, YEAR_KEYS)),
         url=str(url) if url else None,
@@ -193,6 +192,5 @@ def read_bibtex(path: Path, text: str) -> ReadResult:
         if isinstance(fields, Problem):
             result.problems.append(Problem(fields.where, f"entry '{match.group(2)}': {fields.reason}; skipped"))
             continue
-        fields.setdefault("id", match.group(2))
         _add(result, paper_from_mapping(fields, where, f"{path.name}:{line}"))
     return result
