@@ -6,13 +6,15 @@ TOML config file (`PAPERCHAT_CONFIG`, else `./paperchat.toml` if present), then 
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_CORPUS = REPO_ROOT / "data" / "corpus"
@@ -28,7 +30,10 @@ class Settings(BaseSettings):
 
     # Where things live.
     data_dir: Path = Field(Path(".paperchat"), description="Chroma files, paper catalog, keyword index")
-    corpus: list[Path] = Field(default_factory=lambda: [BUNDLED_CORPUS], description="ingested when the index is empty")
+    corpus: Annotated[list[Path], NoDecode] = Field(
+        default_factory=lambda: [BUNDLED_CORPUS],
+        description="ingested when the index is empty; in the environment, paths joined by ':' or a JSON list",
+    )
     collection: str = "paperchat"
     chroma_host: str | None = Field(None, description="use a `chroma run` server instead of embedded files")
     chroma_port: int = 8000
@@ -64,6 +69,25 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("corpus", mode="before")
+    @classmethod
+    def _split_paths(cls, value: Any) -> Any:
+        """`PAPERCHAT_CORPUS=~/papers` (or `a:b`, or a JSON list) and `corpus = "dir"` in TOML all work."""
+        if isinstance(value, str | Path):
+            text = str(value).strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"not a JSON list of paths ({exc})") from exc
+            return [part for part in text.split(os.pathsep) if part.strip()]
+        return value
+
+    @field_validator("corpus", mode="after")
+    @classmethod
+    def _expand_all(cls, value: list[Path]) -> list[Path]:
+        return [path.expanduser() for path in value]
 
     @property
     def chroma_dir(self) -> Path:
@@ -108,3 +132,5 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
         )
         raise SettingsError(f"invalid settings: {problems}") from exc
+    except PydanticSettingsError as exc:  # an environment value pydantic-settings cannot even parse
+        raise SettingsError(f"invalid settings: {exc}") from exc
