@@ -68,6 +68,7 @@ class NameIndex:
 
     def __init__(self, papers: Iterable[object]) -> None:
         self.names: dict[str, dict[str, int]] = defaultdict(dict)
+        self.short_names: set[str] = set()  # keys of title short names, which may be plain words ("Adan")
         self.vocabulary: set[str] = set()
         self._folded: list[str] = []
         for paper in papers:
@@ -77,6 +78,7 @@ class NameIndex:
             if head:
                 # The short name before a colon is the paper's own name ("ZeRO++", "AdaBelief Optimizer").
                 self._add(name_key(head), pid, 3)
+                self.short_names.add(name_key(head))
                 for word in name_words(head):
                     self._add(name_key(word), pid, 3)
             words = title.split()
@@ -113,9 +115,10 @@ class NameIndex:
     def mentions(self, question: str) -> list[NameMatch]:
         """Papers the question names, strongest sense first, in the order the names appear."""
         candidates = name_words(question) + [m.group(1) for m in CAPITALIZED_RUN.finditer(question)]
+        plain = [w for w in re.findall(r"(?<=\w )[A-Z][a-z]+\b", question) if name_key(w) in self.short_names]
         seen: set[str] = set()
         found: list[NameMatch] = []
-        for candidate in candidates:
+        for candidate in sorted(candidates + plain, key=question.find):
             key = name_key(candidate)
             if key in seen or key not in self.names:
                 continue

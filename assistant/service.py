@@ -26,6 +26,7 @@ CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 CANDIDATES = 40  # papers considered before an answer picks its own
 LIST_POOL = 25  # candidates a "which papers" answer examines
 MIN_LIST_COVERAGE = 0.3  # below this no candidate is about the asked topic: say so
+UNSEEN_TOPIC_SHARE = 0.5  # a list question whose words are mostly unknown to the collection is refused
 LIST_RELEVANCE = 1.4  # of 2.0 (a candidate as close in meaning and in terms as the best one)
 
 
@@ -227,6 +228,13 @@ class PaperChat:
         total = sum(self.idf(s) for s in wanted)
         return sum(self.idf(s) for s in wanted & have) / total if total else 0.0
 
+    def _unseen_share(self, question: str) -> float:
+        """Share of the question's term weight carried by words no paper in the collection uses."""
+        wanted = set(content_stems(question, QUESTION_BOILERPLATE))
+        doc_freq = self.store.keyword_index().doc_freq
+        total = sum(self.idf(s) for s in wanted)
+        return sum(self.idf(s) for s in wanted if s not in doc_freq) / total if total else 0.0
+
     def _supports(self, question: str, hit: PaperHit) -> bool:
         """Is the best paper really about the question, or only the nearest thing in the collection?"""
         text = f"{hit.paper.title} {hit.paper.abstract}"
@@ -241,6 +249,8 @@ class PaperChat:
         Relevance adds two views, each relative to the best candidate: dense similarity (meaning)
         and IDF-weighted coverage of the question's content words (the specific terms asked for).
         """
+        if self._unseen_share(question) >= UNSEEN_TOPIC_SHARE:
+            return []  # the topic's own words occur in no paper at all: nothing can match
         pool = hits[:LIST_POOL]
         coverage = {h.paper.id: self._coverage(question, f"{h.paper.title} {h.paper.abstract}") for h in pool}
         top_cov = max(coverage.values(), default=0.0)

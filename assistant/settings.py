@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     # Embedding.
     embedding_model: str = Field("", description="sentence-transformers model dir; empty = packaged all-MiniLM-L6-v2")
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    embed_batch_size: int = Field(64, ge=1)
+    embed_batch_size: int = Field(16, ge=1, description="small batches pad less; faster on CPU")
     torch_threads: int = Field(2, ge=1, description="more threads than cores made queries 30x slower")
 
     # Chunking: MiniLM reads 256 word pieces; title + chunk must stay well inside that.
