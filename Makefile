@@ -1,0 +1,37 @@
+# paperchat: `make run` to chat, `make test` to lint and run the tests.
+# Needs Python 3.11 as `python3` (override with `make PYTHON=python3.11 ...`).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+export HF_HUB_OFFLINE := 1
+
+.PHONY: install run test lint clean
+
+install: $(STAMP)
+
+# Re-run pip only when the dependency pins change; torch==2.13.0 is pinned in pyproject.toml and
+# constraints.txt, and pip's configuration supplies the CPU wheel.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/paperchat chat
+
+lint: install
+	$(BIN)/ruff check .
+
+# Both always run, so one report shows lint and test failures together; either fails the target.
+test: install
+	$(BIN)/ruff check .; lint=$$?; \
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS); tests=$$?; \
+	exit $$(( lint || tests ))
+
+clean:
+	rm -rf .pytest_cache .ruff_cache test-artifacts
