@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -36,6 +38,19 @@ def _load(model_path: str, device: str, batch_size: int, threads: int) -> BaseEm
     return HuggingFaceEmbedding(
         model_name=model_path, device=device, embed_batch_size=batch_size, normalize=True, show_progress_bar=False
     )
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Use `count` threads inside the block (batch embedding), then go back to the query setting."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def load_embedding(settings: Settings) -> BaseEmbedding:

@@ -71,10 +71,11 @@ class PaperChat:
 
     # ---- ingest --------------------------------------------------------------------------------
     def ingest(self, paths: Sequence[Path] | None = None, progress: ProgressFn | None = None) -> IngestSummary:
-        from assistant.embeddings import resolve_model_path
+        from assistant.embeddings import resolve_model_path, torch_threads
 
         pipeline = IngestPipeline(self.store, self.embed_model, resolve_model_path(self.settings))
-        return pipeline.run(list(paths) if paths else list(self.settings.corpus), progress)
+        with torch_threads(self.settings.ingest_threads):
+            return pipeline.run(list(paths) if paths else list(self.settings.corpus), progress)
 
     def ensure_index(self, progress: ProgressFn | None = None) -> IngestSummary | None:
         """Ingest the configured corpus when the store is empty; otherwise do nothing."""

@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     embedding_model: str = Field("", description="sentence-transformers model dir; empty = packaged all-MiniLM-L6-v2")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     embed_batch_size: int = Field(16, ge=1, description="small batches pad less; faster on CPU")
-    torch_threads: int = Field(2, ge=1, description="more threads than cores made queries 30x slower")
+    torch_threads: int = Field(1, ge=1, description="for query embedding: one thread kept p95 at ~40 ms where two "
+                               "threads on a busy 2-core machine spiked to 500 ms")
+    ingest_threads: int = Field(2, ge=1, description="for batch embedding during ingest")
 
     # Chunking: MiniLM reads 256 word pieces; title + chunk must stay well inside that.
     chunk_max_words: int = Field(90, ge=10, le=180)
