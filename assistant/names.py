@@ -69,10 +69,13 @@ class NameIndex:
     def __init__(self, papers: Iterable[object]) -> None:
         self.names: dict[str, dict[str, int]] = defaultdict(dict)
         self.short_names: set[str] = set()  # keys of title short names, which may be plain words ("Adan")
+        self._own: dict[str, set[str]] = {}  # paper id -> keys of the names it coins (not its whole title)
+        self._title_keys: dict[str, str] = {}
         self.vocabulary: set[str] = set()
         self._folded: list[str] = []
         for paper in papers:
             title, abstract, pid = paper.title, paper.abstract, paper.id  # type: ignore[attr-defined]
+            self._title_keys[pid] = name_key(title)
             self._add(name_key(title), pid, 3)
             head = title.split(":", 1)[0] if ":" in title else ""
             if head:
@@ -103,6 +106,13 @@ class NameIndex:
         if strength < 3 and len(word) <= 3 and word.isupper():
             return  # short acronyms met in an abstract are mostly metrics or tasks (FID, AP, NMS)
         self.names[key][pid] = max(strength, self.names[key].get(pid, 0))
+        if strength < 3 or key != self._title_keys.get(pid):
+            self._own.setdefault(pid, set()).add(key)
+
+    def own_names(self, paper_id: str) -> set[str]:
+        """Keys of the names a paper coins or goes by ("fedau", "zero++"), for spotting the sentence
+        that introduces its method."""
+        return self._own.get(paper_id, set())
 
     def covers(self, question: str, text: str) -> float:
         """Share of the question's distinctive names that `text` contains (1.0 when it names none)."""

@@ -57,7 +57,8 @@ class PaperChat:
 
     @cached_property
     def composer(self) -> ExtractiveComposer:
-        return ExtractiveComposer(self.idf, self.settings.lookup_sentences, self.settings.compare_sentences)
+        return ExtractiveComposer(self.idf, self.settings.lookup_sentences, self.settings.compare_sentences,
+                                  lambda paper_id: self.names.own_names(paper_id))
 
     def idf(self, stem: str) -> float:
         return self.store.keyword_index().idf(stem)

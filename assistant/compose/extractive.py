@@ -30,13 +30,16 @@ def _escape_cell(text: str) -> str:
 
 
 class ExtractiveComposer:
-    def __init__(self, idf: Callable[[str], float], lookup_sentences: int, compare_sentences: int) -> None:
+    def __init__(self, idf: Callable[[str], float], lookup_sentences: int, compare_sentences: int,
+                 own_names: Callable[[str], set[str]] = lambda _: set()) -> None:
         self.idf = idf
+        self.own_names = own_names
         self.lookup_sentences = lookup_sentences
         self.compare_sentences = compare_sentences
 
-    def _scored(self, paper: StoredPaper, question: str) -> list[ScoredSentence]:
-        return score_sentences(paper.sentences, question, self.idf)
+    def _scored(self, paper: StoredPaper, question: str, with_names: bool = False) -> list[ScoredSentence]:
+        own = self.own_names(paper.id) if with_names else set()
+        return score_sentences(paper.sentences, question, self.idf, own)
 
     # ---- one paper -------------------------------------------------------------------------
     def lookup(self, question: str, paper: StoredPaper, book: CitationBook, limit: int | None = None) -> str:
@@ -94,7 +97,8 @@ class ExtractiveComposer:
         lines = [intro, ""]
         for position, hit in enumerate(hits, 1):
             paper = hit.paper
-            quoted = pick(self._scored(paper, question), LIST_SENTENCES, ("method", "result"))
+            # What shows it matches (relevance), what it calls its method, and its headline number.
+            quoted = pick(self._scored(paper, question, with_names=True), LIST_SENTENCES, ("names", "result"))
             lines.append(f"{position}. **{paper.title}** — " + " ".join(book.cite(paper, s.text) for s in quoted))
         return "\n".join(lines)
 

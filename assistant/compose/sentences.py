@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from assistant.text import content_stems, has_number
+from assistant.text import content_stems, has_number, name_key
 
 PROBLEM = re.compile(
     r"\b(however|challeng|problem|limitation|bottleneck|suffer|costly|expensive|inefficien|struggle|fail|"
@@ -52,8 +52,12 @@ def roles_of(index: int, text: str) -> set[Role]:
     return roles
 
 
-def score_sentences(sentences: list[str], question: str, idf: Callable[[str], float]) -> list[ScoredSentence]:
-    """IDF-weighted overlap with the question's content words, plus a bonus for asked-for numbers."""
+def score_sentences(sentences: list[str], question: str, idf: Callable[[str], float],
+                    own_names: set[str] | frozenset[str] = frozenset()) -> list[ScoredSentence]:
+    """IDF-weighted overlap with the question's content words, plus a bonus for asked-for numbers.
+
+    A sentence that uses one of the paper's own names (`own_names`, canonical keys) is marked as
+    a method sentence: it is where the abstract introduces what the paper calls its method."""
     wanted = set(content_stems(question))
     wants_numbers = bool(ASKS_NUMBERS.search(question))
     scored = []
@@ -62,7 +66,10 @@ def score_sentences(sentences: list[str], question: str, idf: Callable[[str], fl
         relevance = sum(idf(s) for s in wanted & stems)
         if wants_numbers and has_number(text):
             relevance += 1.5
-        scored.append(ScoredSentence(index, text, relevance, roles_of(index, text)))
+        roles = roles_of(index, text)
+        if own_names and own_names & {name_key(w) for w in text.split()}:
+            roles.add("names")
+        scored.append(ScoredSentence(index, text, relevance, roles))
     return scored
 
 
@@ -72,7 +79,8 @@ def pick(scored: list[ScoredSentence], limit: int, required_roles: tuple[Role, .
     for role in required_roles:
         candidates = [s for s in scored if role in s.roles and s.index not in chosen]
         if candidates and len(chosen) < limit:
-            best = max(candidates, key=lambda s: (s.relevance, -s.index))
+            # A result is best shown by its numbers; otherwise the most relevant sentence wins.
+            best = max(candidates, key=lambda s: (role == "result" and has_number(s.text), s.relevance, -s.index))
             chosen[best.index] = best
     for sentence in sorted(scored, key=lambda s: (-s.relevance, s.index)):
         if len(chosen) >= limit:
