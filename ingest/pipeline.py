@@ -130,12 +130,13 @@ class IngestPipeline:
                 summary.unchanged += 1
                 if merged != old_sources:
                     source_updates[paper.id] = merged
-        if relayout:
+        if relayout or missing_vectors:
             # Chunk size or model changed: every stored paper must be re-embedded, not just these.
+            # Papers whose vectors went missing are re-embedded from the catalog, whatever was passed.
             incoming = {p.id for p in papers}
             stored = catalog.papers()
             for pid, row in stored.items():
-                if pid not in incoming:
+                if pid not in incoming and (relayout or pid in missing_vectors):
                     to_embed.append(Paper(id=pid, title=row.title, abstract=row.abstract, authors=row.authors,
                                           year=row.year, url=row.url, sources=row.sources))
                     summary.updated.append(pid)
