@@ -77,7 +77,7 @@ class KeywordIndex:
             if (directory / "bm25").exists():
                 from llama_index.retrievers.bm25 import BM25Retriever
 
-                retriever = BM25Retriever.from_persist_dir(str(directory / "bm25"))
+                retriever = BM25Retriever.from_persist_dir(str(directory / "bm25"), show_progress=False)
             return cls(retriever, terms["doc_freq"], terms["papers"])
         except (OSError, ValueError, KeyError):
             return None  # missing or damaged: the caller rebuilds it from the catalog

@@ -74,7 +74,10 @@ class PaperChat:
     def ingest(self, paths: Sequence[Path] | None = None, progress: ProgressFn | None = None) -> IngestSummary:
         from assistant.embeddings import resolve_model_path, torch_threads
 
-        pipeline = IngestPipeline(self.store, self.embed_model, resolve_model_path(self.settings))
+        def embed(texts: list[str]) -> list[list[float]]:
+            return self.embed_model.get_text_embedding_batch(texts)  # the model loads on first use
+
+        pipeline = IngestPipeline(self.store, embed, resolve_model_path(self.settings))
         with torch_threads(self.settings.ingest_threads):
             return pipeline.run(list(paths) if paths else list(self.settings.corpus), progress)
 

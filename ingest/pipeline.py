@@ -17,6 +17,7 @@ from ingest.readers import expand_paths, read_file
 from ingest.records import Location, Paper, Problem
 
 ProgressFn = Callable[[int, int], None]
+EmbedFn = Callable[[list[str]], list[list[float]]]
 
 
 @dataclass
@@ -89,9 +90,9 @@ def _line_of(source: str) -> int:
 class IngestPipeline:
     """Diff incoming papers against the store and embed only what is new or changed."""
 
-    def __init__(self, store: Any, embed_model: Any, model_name: str, batch_papers: int = 128) -> None:
+    def __init__(self, store: Any, embed: EmbedFn, model_name: str, batch_papers: int = 128) -> None:
         self.store = store
-        self.embed_model = embed_model
+        self.embed = embed  # called only when there is something to embed: the model loads lazily
         self.model_name = model_name
         self.batch_papers = batch_papers
 
@@ -100,7 +101,7 @@ class IngestPipeline:
         settings = self.store.settings
         papers, problems, file_count = read_inputs(paths, settings.max_file_bytes, settings.max_abstract_chars)
         summary = IngestSummary(files=file_count, skipped=problems)
-        summary.records = len(papers)
+        summary.records = sum(len(p.sources) for p in papers)  # good records read, before dedup
         with self.store.write_lock():
             self._ingest(papers, summary, progress)
             summary.total_papers = len(self.store.catalog)
@@ -172,7 +173,7 @@ class IngestPipeline:
         for start in range(0, len(planned), self.batch_papers):
             batch = planned[start:start + self.batch_papers]
             texts = [embedding_text(p.title, c.text) for p, chunks in batch for c in chunks]
-            vectors = self.embed_model.get_text_embedding_batch(texts) if texts else []
+            vectors = self.embed(texts) if texts else []
             nodes: list[TextNode] = []
             stale: list[str] = []
             vector_iter = iter(vectors)

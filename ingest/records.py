@@ -36,7 +36,7 @@ class Location:
     line: int
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}"
+        return f"{self.path}:{self.line}" if self.line else self.path  # line 0: the file as a whole
 
 
 @dataclass

@@ -163,7 +163,7 @@ def test_paper_in_two_files_keeps_both_sources(make_service: MakeService, write_
     b = write_file("b.txt", f"Subscribe\n\n{zero['title']}\n\n{zero['abstract']}\n")
     service = make_service()
     summary = service.ingest([a, b])
-    assert (summary.files, summary.records, len(summary.added)) == (2, 2, 2)
+    assert (summary.files, summary.records, len(summary.added)) == (2, 3, 2)  # 3 records, 2 papers
     assert service.store.catalog.papers()[pid("ZeRO: Memory")].sources == ["a.jsonl:1", "b.txt:3"]
 
     # The same paper in a third file, in a later run: sources grow, nothing is re-embedded.

@@ -345,7 +345,7 @@ def test_empty_files_are_reported(write_file: WriteFile, name: str) -> None:
     path = write_file(name, "" if name.startswith("empty") else "  \n\n ")
     result = read_file(path)
     assert result.papers == []
-    assert [str(p) for p in result.problems] == [f"{path}:0: file is empty; nothing to ingest"]
+    assert [str(p) for p in result.problems] == [f"{path}: file is empty; nothing to ingest"]
 
 
 def test_binary_file_is_reported(write_file: WriteFile) -> None:
@@ -386,7 +386,7 @@ def test_nonexistent_path_is_reported(tmp_path: Path) -> None:
     missing = tmp_path / "nope.jsonl"
     papers, problems, files = read_all(missing)
     assert papers == [] and files == 0
-    assert [str(p) for p in problems] == [f"{missing}:0: no such file or directory"]
+    assert [str(p) for p in problems] == [f"{missing}: no such file or directory"]
 
 
 def test_file_over_the_size_limit_is_skipped(write_file: WriteFile) -> None:
