@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -171,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("paperchat: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a user sees one line, never a traceback; PAPERCHAT_DEBUG=1 shows it
+        if os.environ.get("PAPERCHAT_DEBUG"):
+            raise
+        print(f"paperchat: error: {type(exc).__name__}: {exc} (set PAPERCHAT_DEBUG=1 for details)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

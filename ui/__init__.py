@@ -1,0 +1,1 @@
+"""Gradio front end (presentation only; every action goes through assistant.service)."""
