@@ -47,9 +47,8 @@ class HybridRetriever:
     def keyword(self, query: str) -> list[tuple[str, str, float]]:
         return self.store.keyword_index().search(query, self.keyword_top_k)
 
-    def retrieve(self, query: str, top_k: int, mode: Mode = "hybrid",
-                 boost: list[str] | None = None) -> list[PaperHit]:
-        """Papers best first; `boost` ids (papers the question names) go to the front in that order."""
+    def retrieve(self, query: str, top_k: int, mode: Mode = "hybrid") -> list[PaperHit]:
+        """Papers best first, by reciprocal-rank fusion of their best chunk in each retriever."""
         papers = self.store.catalog.papers()
         hits: dict[str, PaperHit] = {}
 
@@ -74,10 +73,17 @@ class HybridRetriever:
             collect(self.dense(query), "dense")
         if mode in ("hybrid", "keyword"):
             collect(self.keyword(query), "keyword")
-        for position, pid in enumerate(boost or []):
-            if pid in papers:
-                hit = hits.setdefault(pid, PaperHit(papers[pid]))
-                hit.named = True
-                hit.score += 10.0 - position * 0.01
         ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)
         return ranked[:top_k]
+
+    def promote(self, hits: list[PaperHit], paper_ids: list[str]) -> list[PaperHit]:
+        """Papers the question names first, in the order named (fetched if retrieval missed them)."""
+        by_id = {h.paper.id: h for h in hits}
+        papers = self.store.catalog.papers()
+        front = []
+        for pid in paper_ids:
+            hit = by_id.get(pid) or (PaperHit(papers[pid]) if pid in papers else None)
+            if hit is not None:
+                hit.named = True
+                front.append(hit)
+        return front + [h for h in hits if h.paper.id not in set(paper_ids)]

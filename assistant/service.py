@@ -100,8 +100,10 @@ class PaperChat:
         }
 
     def search(self, query: str, top_k: int | None = None, mode: Mode = "hybrid") -> list[PaperHit]:
-        boost = [] if mode != "hybrid" else self._named_ids(query, [])
-        return self.retriever.retrieve(query, top_k or self.settings.papers_top_k, mode, boost)
+        hits = self.retriever.retrieve(query, max(top_k or self.settings.papers_top_k, CANDIDATES), mode)
+        if mode == "hybrid":
+            hits = self.retriever.promote(hits, self._named_ids(query, hits))
+        return hits[: top_k or self.settings.papers_top_k]
 
     # ---- answering -----------------------------------------------------------------------------
     def ask(self, question: str, conversation: Conversation | None = None, mode: Mode = "hybrid") -> Answer:
@@ -137,47 +139,28 @@ class PaperChat:
         if follow.is_follow_up:
             # The earlier papers' full titles carry their topic words, so retrieval also finds papers about them.
             query = question + " " + " ".join(papers[pid].title for pid in follow.earlier if pid in papers)
-        t0 = time.perf_counter()
+        started = time.perf_counter()
+        hits = self.retriever.retrieve(query, CANDIDATES, mode)
+        named = self._named_ids(question, hits) if mode == "hybrid" else []
+        hits = self.retriever.promote(hits, named)
+        timings = {"retrieve_ms": round((time.perf_counter() - started) * 1000, 2)}
+
         unknown = self.names.unknown_names(question)
-        first_pass = self.retriever.retrieve(query, CANDIDATES, mode)
-        named = self._named_ids(question, first_pass) if mode == "hybrid" else []
-        hits = self.retriever.retrieve(query, CANDIDATES, mode, named) if named else first_pass
-        timings = {"retrieve_ms": round((time.perf_counter() - t0) * 1000, 2)}
+        if unknown and not named:
+            return self._refuse(question, query, hits, f"it names {', '.join(unknown)}, which no paper in the "
+                                f"collection mentions.", timings)
         intent = intent_of(question, len(named))
         if intent == "compare" and follow.is_follow_up and len(named) < 2:
             intent = "lookup"  # "how do the two compare": the new paper, set against the one discussed
         book = CitationBook()
-        if unknown and not named:
-            return self._refuse(question, query, hits, f"it names {', '.join(unknown)}, which no paper in the "
-                                f"collection mentions.", timings)
-
-        focus: list[PaperHit]
         if intent in ("list", "topic_summary"):
             focus = self._matching(question, hits)
             if not focus:
                 return self._refuse(question, query, hits, "no paper in the collection matches what was asked.",
                                     timings)
-            if intent == "list":
-                intro = f"{len(focus)} paper(s) in the collection match:"
-                text = self.composer.listing(question, focus, book, intro)
-            else:
-                exclude = set(content_stems(question))
-                label = approach_label([h.paper for h in focus], exclude)
-                groups: dict[str, list[PaperHit]] = {}
-                for hit in focus:
-                    groups.setdefault(label(hit.paper), []).append(hit)
-                ordered = sorted(groups.items(), key=lambda g: (g[0] == "Other approaches", -len(g[1])))
-                intro = f"What the collection says, from {len(focus)} matching paper(s), grouped by approach:"
-                text = self.composer.topic_summary(question, ordered, book, intro)
+            text = self._compose_many(question, intent, focus, book)
         elif intent == "compare":
-            count = compare_count(question, len(named))
-            chosen = [h for h in hits if h.paper.id in named]
-            for hit in hits:
-                if len(chosen) >= count:
-                    break
-                if hit not in chosen and hit.paper.id not in follow.earlier:
-                    chosen.append(hit)
-            focus = chosen[:max(count, len(named))][:3]
+            focus = self._compared(question, hits, named, follow)
             text = self.composer.compare(question, [h.paper for h in focus], book)
         else:
             target = self._target(question, follow, hits, named, mode)
@@ -185,21 +168,48 @@ class PaperChat:
                 return self._refuse(question, query, hits, "no paper in the collection addresses this question.",
                                     timings)
             focus = [target]
-            if intent == "summary":
-                text = self.composer.summary(question, target.paper, book)
-            else:
-                text = self.composer.lookup(question, target.paper, book)
-            earlier = [pid for pid in follow.earlier if pid != target.paper.id and pid in papers]
-            if follow.is_follow_up and earlier and CONTRAST.search(question):
-                titles = "; ".join(f"*{papers[pid].title}*" for pid in earlier)
-                text += f"\n\nFor the paper it is compared with, see the previous answer: {titles}."
-        sources = book.sources
-        check = verify(text, sources)
+            text = self._compose_one(question, intent, target, follow, book)
+        check = verify(text, book.sources)
         if not check.ok:  # cannot happen with verbatim quotes; guard the invariant all the same
             raise AssertionError("extractive answer failed citation verification: " + "; ".join(check.problems))
         focus_ids = [h.paper.id for h in focus]
-        return Answer(question, text, intent, sources, self._ranked(hits, focus_ids), False, query,
+        return Answer(question, text, intent, book.sources, self._ranked(hits, focus_ids), False, query,
                       focus_ids, [], timings)
+
+    def _compose_many(self, question: str, intent: str, focus: list[PaperHit], book: CitationBook) -> str:
+        if intent == "list":
+            return self.composer.listing(question, focus, book, f"{len(focus)} paper(s) in the collection match:")
+        label = approach_label([h.paper for h in focus], set(content_stems(question)))
+        groups: dict[str, list[PaperHit]] = {}
+        for hit in focus:
+            groups.setdefault(label(hit.paper), []).append(hit)
+        ordered = sorted(groups.items(), key=lambda g: (g[0] == "Other approaches", -len(g[1])))
+        intro = f"What the collection says, from {len(focus)} matching paper(s), grouped by approach:"
+        return self.composer.topic_summary(question, ordered, book, intro)
+
+    def _compared(self, question: str, hits: list[PaperHit], named: list[str], follow: FollowUp) -> list[PaperHit]:
+        """The named papers, topped up from retrieval to the number asked for ("the two ..."), at most 3."""
+        count = compare_count(question, len(named))
+        chosen = [h for h in hits if h.paper.id in named]
+        for hit in hits:
+            if len(chosen) >= count:
+                break
+            if hit not in chosen and hit.paper.id not in follow.earlier:
+                chosen.append(hit)
+        return chosen[:3]
+
+    def _compose_one(self, question: str, intent: str, target: PaperHit, follow: FollowUp,
+                     book: CitationBook) -> str:
+        if intent == "summary":
+            text = self.composer.summary(question, target.paper, book)
+        else:
+            text = self.composer.lookup(question, target.paper, book)
+        papers = self.store.catalog.papers()
+        earlier = [pid for pid in follow.earlier if pid != target.paper.id and pid in papers]
+        if follow.is_follow_up and earlier and CONTRAST.search(question):
+            titles = "; ".join(f"*{papers[pid].title}*" for pid in earlier)
+            text += f"\n\nFor the paper it is compared with, see the previous answer: {titles}."
+        return text
 
     def _target(self, question: str, follow: FollowUp, hits: list[PaperHit], named: list[str],
                 mode: Mode) -> PaperHit | None:
