@@ -59,7 +59,7 @@ class KeywordIndex:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         if self.retriever is not None:
-            self.retriever.persist(str(tmp / "bm25"))
+            self.retriever.persist(str(tmp / "bm25"), show_progress=False)
         (tmp / "terms.json").write_text(json.dumps({"papers": self.papers, "doc_freq": self.doc_freq}))
         (tmp / STAMP_FILE).write_text(json.dumps({"generation": generation}))
         # Swap in whole: a crash leaves either the old index or the new one, never half of each.
