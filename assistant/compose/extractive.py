@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 
 from assistant.citations import CitationBook
-from assistant.compose.sentences import ScoredSentence, pick, score_sentences
+from assistant.compose.sentences import ScoredSentence, best_for, pick, score_sentences
 from assistant.retrieval import PaperHit
 from assistant.store import StoredPaper
 
@@ -79,9 +79,8 @@ class ExtractiveComposer:
                 lines.append(f"- {book.cite(paper, sentence.text)}")
             sections.append("\n".join(lines))
             for role, label in ASPECTS:
-                with_role = [s for s in chosen if role in s.roles] or [s for s in scored if role in s.roles]
-                if with_role:
-                    best = max(with_role, key=lambda s: (s.relevance, -s.index))
+                best = best_for(role, chosen) or best_for(role, scored)
+                if best is not None:
                     table_cells[label].append(_escape_cell(book.cite(paper, best.text, TABLE_CELL_WORDS)))
                 else:
                     table_cells[label].append("not stated in the abstract")

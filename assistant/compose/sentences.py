@@ -29,6 +29,12 @@ ASKS_NUMBERS = re.compile(
     r"throughput|size|number|gain|improvement|results?)|numbers?|results?|report|reach|achieve|speedup|faster|"
     r"accuracy|performance|gains?|savings?|scale)\b", re.I)
 
+# "Code is available at ..." says nothing about the paper's content.
+BOILERPLATE = re.compile(
+    r"https?://|github\.com|\b(code|models?|data(set)?s?|project page|implementation)\b[^.]{0,40}\b"
+    r"(available|released|public)", re.I)
+BOILERPLATE_PENALTY = 3.0
+
 Role = str  # "problem" | "method" | "result"
 
 
@@ -66,6 +72,8 @@ def score_sentences(sentences: list[str], question: str, idf: Callable[[str], fl
         relevance = sum(idf(s) for s in wanted & stems)
         if wants_numbers and has_number(text):
             relevance += 1.5
+        if BOILERPLATE.search(text):
+            relevance -= BOILERPLATE_PENALTY
         roles = roles_of(index, text)
         if own_names and own_names & {name_key(w) for w in text.split()}:
             roles.add("names")
@@ -73,14 +81,29 @@ def score_sentences(sentences: list[str], question: str, idf: Callable[[str], fl
     return scored
 
 
+def best_for(role: Role, candidates: list[ScoredSentence]) -> ScoredSentence | None:
+    """The sentence that best shows a role: a result by its numbers, a problem by saying what is
+    wrong ("however", "bottleneck"), then the most relevant; earlier sentences win ties."""
+    with_role = [s for s in candidates if role in s.roles]
+    if not with_role:
+        return None
+
+    def strength(s: ScoredSentence) -> tuple[bool, float, int]:
+        if role == "result":
+            return has_number(s.text), s.relevance, -s.index
+        if role == "problem":
+            return bool(PROBLEM.search(s.text)), s.relevance, -s.index
+        return True, s.relevance, -s.index
+
+    return max(with_role, key=strength)
+
+
 def pick(scored: list[ScoredSentence], limit: int, required_roles: tuple[Role, ...] = ()) -> list[ScoredSentence]:
     """The best sentence of each required role, then the most relevant others; in abstract order."""
     chosen: dict[int, ScoredSentence] = {}
     for role in required_roles:
-        candidates = [s for s in scored if role in s.roles and s.index not in chosen]
-        if candidates and len(chosen) < limit:
-            # A result is best shown by its numbers; otherwise the most relevant sentence wins.
-            best = max(candidates, key=lambda s: (role == "result" and has_number(s.text), s.relevance, -s.index))
+        best = best_for(role, [s for s in scored if s.index not in chosen])
+        if best is not None and len(chosen) < limit:
             chosen[best.index] = best
     for sentence in sorted(scored, key=lambda s: (-s.relevance, s.index)):
         if len(chosen) >= limit:
