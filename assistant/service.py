@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,8 @@ from assistant.planner import compare_count, intent_of
 from assistant.retrieval import HybridRetriever, Mode, PaperHit
 from assistant.runtime import configure_environment, configure_llama_index
 from assistant.settings import Settings, load_settings
-from assistant.store import PaperStore
-from assistant.text import QUESTION_BOILERPLATE, content_stems
+from assistant.store import PaperStore, StoredPaper
+from assistant.text import QUESTION_BOILERPLATE, content_stems, fold
 from ingest.pipeline import IngestPipeline, IngestSummary, ProgressFn
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -105,7 +105,24 @@ class PaperChat:
             hits = self.retriever.promote(hits, self._named_ids(query, hits))
         return hits[: top_k or self.settings.papers_top_k]
 
+    def papers(self, title_filter: str = "") -> list[StoredPaper]:
+        """Papers in the collection by title; `title_filter` keeps those whose title contains it."""
+        needle = fold(title_filter).strip()
+        rows = sorted(self.store.catalog.papers().values(), key=lambda p: fold(p.title))
+        return [p for p in rows if needle in fold(p.title)] if needle else rows
+
     # ---- answering -----------------------------------------------------------------------------
+    def stream(self, question: str, conversation: Conversation | None = None,
+               mode: Mode = "hybrid") -> Iterator[str | Answer]:
+        """Yield the answer text in pieces as it becomes available, then the final Answer.
+
+        The extractive composer has the whole answer at once, so it comes line by line; a
+        generator that writes token by token yields its tokens here as they arrive.
+        """
+        answer = self.ask(question, conversation, mode)
+        yield from answer.text.splitlines(keepends=True)
+        yield answer
+
     def ask(self, question: str, conversation: Conversation | None = None, mode: Mode = "hybrid") -> Answer:
         started = time.perf_counter()
         question = CONTROL_CHARS.sub(" ", question or "").strip()

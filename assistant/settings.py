@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     list_max_papers: int = Field(12, ge=1, description="most papers a 'which papers' answer lists")
     history_turns: int = Field(6, ge=0, description="earlier turns kept for follow-ups")
 
+    # Web UI (`paperchat ui`). Any host but loopback needs ui_auth ("user:password").
+    ui_host: str = "127.0.0.1"
+    ui_port: int = Field(7860, ge=1, le=65535)
+    ui_auth: str | None = Field(None, description="user:password; required to bind beyond 127.0.0.1")
+    max_upload_bytes: int = Field(20_000_000, ge=1)
+
     # Limits on input.
     max_file_bytes: int = Field(50_000_000, ge=1)
     max_abstract_chars: int = Field(20_000, ge=100)
