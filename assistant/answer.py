@@ -39,6 +39,7 @@ class Answer:
     focus: list[str] = field(default_factory=list)  # paper ids the answer is about, for follow-ups
     notices: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    generator: str = "extractive"  # which generator wrote the text
 
     @property
     def cited_titles(self) -> list[str]:

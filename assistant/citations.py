@@ -8,6 +8,7 @@ word for word in the cited paper's abstract.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assistant.answer import Source
@@ -32,12 +33,17 @@ class CitationBook:
                                         abstract=paper.abstract))
         return self._numbers[paper.id]
 
-    def cite(self, paper: StoredPaper, sentence: str, max_words: int | None = None) -> str:
-        """`sentence [n]`, optionally shortened to `max_words` with an ellipsis."""
+    def quote(self, paper: StoredPaper, sentence: str) -> int:
+        """Record `sentence` of `paper`'s abstract as supporting a claim; return its `[n]`."""
         n = self.number(paper)
         source = self._sources[n - 1]
-        if sentence not in source.sentences:
+        if sentence and sentence not in source.sentences:
             source.sentences.append(sentence)
+        return n
+
+    def cite(self, paper: StoredPaper, sentence: str, max_words: int | None = None) -> str:
+        """`sentence [n]`, optionally shortened to `max_words` with an ellipsis."""
+        n = self.quote(paper, sentence)
         return f"{escape_markers(shorten(sentence, max_words) if max_words else sentence)} [{n}]"
 
     @property
@@ -137,4 +143,114 @@ def verify(text: str, sources: list[Source]) -> Verification:
             result.supported += 1
         else:
             result.problems.append(f"[{number}] claim not found in {source.title[:50]!r}: {claim[:80]!r}")
+    return result
+
+
+# ---- checking what an LLM wrote ------------------------------------------------------------------
+NUMBER_TOKEN = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?:\.\d+)?")
+NO_ANSWER = re.compile(
+    r"\b(does not contain|do not contain|doesn't contain|not (in|covered by) the (sources|collection)|"
+    r"cannot (answer|find)|no (information|source))\b", re.I)
+REFERENCE_HEADING = re.compile(r"^\s*(#+\s*)?\**(sources|references|citations)\**\s*:?\s*$", re.I)
+
+
+@dataclass
+class CheckedAnswer:
+    """An LLM answer after verification: what survived, renumbered, and how much was kept."""
+
+    text: str
+    sources: list[Source]
+    sentences: int = 0  # sentences that made a claim
+    verified: int = 0  # claims kept with a citation that supports them
+    reattached: int = 0  # of those, claims moved to the source that does support them
+    removed: int = 0
+    says_no_answer: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in NUMBER_TOKEN.findall(text)}
+
+
+def supports(claim: str, paper: StoredPaper, min_support: float, sanitized_abstract: str) -> bool:
+    """Enough of the claim's content words are in the paper, and all its numbers and names are."""
+    from assistant.names import is_distinctive, name_words
+    from assistant.text import content_stems, name_key
+
+    words = set(content_stems(claim))
+    if not words:
+        return False
+    text = f"{paper.title} {sanitized_abstract}"
+    have = set(content_stems(text))
+    if len(words & have) / len(words) < min_support:
+        return False
+    if not _numbers(claim) <= _numbers(text):
+        return False
+    text_keys = {name_key(w) for w in text.split()}
+    return all(name_key(w) in text_keys for w in name_words(claim) if is_distinctive(w))
+
+
+def _supporting_sentence(claim: str, paper: StoredPaper) -> str:
+    from assistant.text import content_stems
+
+    words = set(content_stems(claim))
+    return max(paper.sentences, key=lambda s: len(words & set(content_stems(s))), default="")
+
+
+def check_generated(text: str, provided: list[StoredPaper], min_support: float,
+                    sanitize: Callable[[str], str] = lambda t: t) -> CheckedAnswer:
+    """Keep each sentence only with a citation that supports it; renumber densely by first use.
+
+    A citation to a number outside the provided list, a number or name the cited abstract lacks,
+    or too little word overlap fails. A failing sentence moves to the provided source that does
+    support it, else it is removed. The model's own reference list is dropped; ours replaces it.
+    """
+    from ingest.chunking import split_sentences
+
+    abstracts = [sanitize(p.abstract) for p in provided]
+    book = CitationBook()
+    result = CheckedAnswer("", [])
+    out_lines: list[str] = []
+    for line in text.splitlines():
+        if REFERENCE_HEADING.match(line):
+            break  # the model's own source list: ours is built from verified citations
+        prefix = re.match(r"^\s*(?:[-*]|\d+\.)\s+|^\s*#+\s+", line)
+        lead = prefix.group(0) if prefix else ""
+        kept: list[str] = []
+        for sentence in split_sentences(line[len(lead):]):
+            cited = [int(n) for n in CITATION.findall(sentence)]
+            claim = _squash(CITATION.sub("", sentence)).replace(" .", ".")
+            if not claim:
+                continue
+            if NO_ANSWER.search(claim) and not cited:
+                result.says_no_answer = True
+                kept.append(claim)
+                continue
+            result.sentences += 1
+            valid = [n for n in cited if 1 <= n <= len(provided)]
+            if len(valid) < len(cited):
+                result.notes.append(f"dropped citation(s) {sorted(set(cited) - set(valid))} not in the sources")
+            good = [n for n in dict.fromkeys(valid) if supports(claim, provided[n - 1], min_support, abstracts[n - 1])]
+            if not good:
+                best = [n for n in range(1, len(provided) + 1)
+                        if supports(claim, provided[n - 1], min_support, abstracts[n - 1])]
+                if best:
+                    good = best[:1]
+                    result.reattached += 1
+            if not good:
+                result.removed += 1
+                result.notes.append(f"removed an unsupported sentence: {claim[:80]!r}")
+                continue
+            result.verified += 1
+            markers = ""
+            for n in good:
+                paper = provided[n - 1]
+                markers += f" [{book.quote(paper, _supporting_sentence(claim, paper))}]"
+            kept.append(claim.rstrip() + markers)
+        if kept:
+            out_lines.append(lead + " ".join(kept))
+        elif not line.strip():
+            out_lines.append("")
+    result.text = re.sub(r"\n{3,}", "\n\n", "\n".join(out_lines)).strip()
+    result.sources = book.sources
     return result

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from assistant.answer import Answer, RetrievedPaper
 from assistant.chat import CONTRAST, Conversation, FollowUp, classify
-from assistant.citations import CitationBook, verify
+from assistant.citations import CitationBook, check_generated, verify
 from assistant.compose.extractive import ExtractiveComposer, approach_label
+from assistant.compose.llm import ChatGenerator, Endpoint, GeneratorError, cloud_api_key
+from assistant.local_llm import LocalLlamaServer, assemble_bundled_model
 from assistant.names import NameIndex
 from assistant.planner import compare_count, intent_of
 from assistant.retrieval import HybridRetriever, Mode, PaperHit
@@ -23,6 +25,7 @@ from assistant.text import QUESTION_BOILERPLATE, content_stems, fold
 from ingest.pipeline import IngestPipeline, IngestSummary, ProgressFn
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+GENERATORS = ("extractive", "openai", "local")
 CANDIDATES = 40  # papers considered before an answer picks its own
 LIST_POOL = 25  # candidates a "which papers" answer examines
 MIN_LIST_COVERAGE = 0.3  # below this no candidate is about the asked topic: say so
@@ -37,6 +40,8 @@ class PaperChat:
         configure_environment()
         self.settings = settings or load_settings()
         self._names: tuple[int, NameIndex] | None = None
+        self._generators: dict[str, ChatGenerator] = {}
+        self._local_server: LocalLlamaServer | None = None
 
     # ---- parts, built on first use -----------------------------------------------------------
     @cached_property
@@ -112,20 +117,51 @@ class PaperChat:
         return [p for p in rows if needle in fold(p.title)] if needle else rows
 
     # ---- answering -----------------------------------------------------------------------------
-    def stream(self, question: str, conversation: Conversation | None = None,
-               mode: Mode = "hybrid") -> Iterator[str | Answer]:
+    def generators(self) -> list[str]:
+        """The generator names a caller may pick (settings.generator is the default)."""
+        return list(GENERATORS)
+
+    def ask(self, question: str, conversation: Conversation | None = None, mode: Mode = "hybrid",
+            generator: str | None = None) -> Answer:
+        """One answer; `generator` overrides settings.generator for this call."""
+        final = None
+        for piece in self.stream(question, conversation, mode, generator):
+            if isinstance(piece, Answer):
+                final = piece
+        assert final is not None
+        return final
+
+    def stream(self, question: str, conversation: Conversation | None = None, mode: Mode = "hybrid",
+               generator: str | None = None) -> Iterator[str | Answer]:
         """Yield the answer text in pieces as it becomes available, then the final Answer.
 
-        The extractive composer has the whole answer at once, so it comes line by line; a
-        generator that writes token by token yields its tokens here as they arrive.
+        The extractive composer has the whole answer at once, so it comes line by line; an LLM
+        yields its tokens as they arrive. The final Answer holds the verified text, which can
+        differ from what streamed (unsupported sentences removed, or the extractive fallback).
         """
-        answer = self.ask(question, conversation, mode)
-        yield from answer.text.splitlines(keepends=True)
-        yield answer
-
-    def ask(self, question: str, conversation: Conversation | None = None, mode: Mode = "hybrid") -> Answer:
         started = time.perf_counter()
         question = CONTROL_CHARS.sub(" ", question or "").strip()
+        problem = self._question_problem(question)
+        if problem is not None:
+            yield problem
+            return
+        conversation = conversation or Conversation(max_turns=self.settings.history_turns)
+        follow = classify(question, conversation)
+        answer = self._answer(question, follow, mode)
+        chosen = generator or self.settings.generator
+        if chosen not in GENERATORS:
+            answer.notices.append(f"unknown generator {chosen!r}; used the extractive composer")
+            chosen = "extractive"
+        if chosen != "extractive" and answer.kind not in ("refusal", "error"):
+            history = [(t.question, t.answer.text) for t in conversation.turns]
+            answer = yield from self._write(question, answer, chosen, history)
+        else:
+            yield from answer.text.splitlines(keepends=True)
+        answer.timings["total_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        conversation.add(question, answer)
+        yield answer
+
+    def _question_problem(self, question: str) -> Answer | None:
         if not question:
             return Answer(question, "Please type a question about the papers in the collection.", "error")
         if len(question) > self.settings.max_question_chars:
@@ -133,12 +169,77 @@ class PaperChat:
                           f"{self.settings.max_question_chars:,}. Please shorten it.", "error")
         if len(self.store.catalog) == 0:
             return Answer(question, "The collection is empty: run `paperchat ingest` first.", "error")
-        conversation = conversation or Conversation(max_turns=self.settings.history_turns)
-        follow = classify(question, conversation)
-        answer = self._answer(question, follow, mode)
-        answer.timings["total_ms"] = round((time.perf_counter() - started) * 1000, 2)
-        conversation.add(question, answer)
-        return answer
+        return None
+
+    # ---- LLM-written answers ------------------------------------------------------------------
+    def _chat_generator(self, name: str) -> ChatGenerator:
+        """One client per generator per process; the local server starts on first use."""
+        if name in self._generators:
+            return self._generators[name]
+        s = self.settings
+        if name == "local":
+            if self._local_server is None:
+                model = Path(s.local_model_path) if s.local_model_path else assemble_bundled_model(
+                    s.data_dir / "models")
+                self._local_server = LocalLlamaServer(model, s.local_threads, s.local_context,
+                                                      s.local_startup_timeout_s)
+            base_url, model_name, key = self._local_server.start(), "local", "not-needed"
+        else:
+            key = cloud_api_key()
+            if not s.openai_base_url and not key:
+                raise GeneratorError("no OpenAI-compatible endpoint is configured (set openai_base_url, or "
+                                     "OPENAI_API_KEY for the OpenAI API)")
+            base_url, model_name, key = s.openai_base_url, s.openai_model, key or "not-needed"
+        endpoint = Endpoint(base_url, model_name, key, s.llm_timeout_s, s.llm_max_retries, s.llm_max_tokens,
+                            s.llm_temperature)
+        self._generators[name] = ChatGenerator(endpoint)
+        return self._generators[name]
+
+    def _llm_sources(self, base: Answer) -> list[StoredPaper]:
+        """The papers the model sees: those the extractive plan chose, topped up for one-paper answers."""
+        papers = self.store.catalog.papers()
+        ids = list(base.focus)
+        if base.kind in ("lookup", "summary"):
+            ids += [r.paper_id for r in base.retrieved if r.paper_id not in ids]
+            ids = ids[: self.settings.llm_sources]
+        return [papers[pid] for pid in ids if pid in papers]
+
+    def _write(self, question: str, base: Answer, name: str,
+               history: list[tuple[str, str]]) -> Generator[str, None, Answer]:
+        """Stream an LLM answer, verify every citation, fall back to `base` when it cannot be trusted."""
+        from assistant.compose.prompts import messages, sanitize
+
+        sources = self._llm_sources(base)
+        started = time.perf_counter()
+        pieces: list[str] = []
+        try:
+            generator = self._chat_generator(name)
+            first_token = None
+            for piece in generator.stream(messages(question, sources, history)):
+                if first_token is None:
+                    first_token = time.perf_counter()
+                pieces.append(piece)
+                yield piece
+        except GeneratorError as exc:
+            base.notices.append(f"The {name} generator failed ({exc}); this is the extractive answer.")
+            return base
+        timings = dict(base.timings)
+        timings["generate_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        if first_token is not None:
+            timings["first_token_ms"] = round((first_token - started) * 1000, 2)
+        checked = check_generated("".join(pieces), sources, self.settings.verify_min_support, sanitize)
+        share = checked.verified / checked.sentences if checked.sentences else 0.0
+        if share < self.settings.verify_min_kept:
+            reason = ("it said the sources do not answer the question" if checked.says_no_answer and
+                      not checked.verified else f"only {checked.verified} of {checked.sentences} sentences "
+                      "were supported by the sources they cite")
+            base.notices.append(f"The {name} answer was not used: {reason}; this is the extractive answer.")
+            base.timings.update(timings)
+            return base
+        notices = [f"Written by the {name} generator; {checked.verified} of {checked.sentences} sentences "
+                   f"verified against their sources ({checked.reattached} re-attached, {checked.removed} removed)."]
+        return Answer(question, checked.text, base.kind, checked.sources, base.retrieved, False, base.query,
+                      [s.paper_id for s in checked.sources], notices + checked.notes, timings, generator=name)
 
     def _named_ids(self, question: str, hits: list[PaperHit]) -> list[str]:
         """Papers the question names; an ambiguous name goes to the best-retrieved of its owners."""

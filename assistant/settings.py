@@ -56,11 +56,29 @@ class Settings(BaseSettings):
     papers_top_k: int = Field(10, ge=1, description="papers returned per question")
 
     # Answering.
-    generator: Literal["extractive"] = "extractive"
+    generator: Literal["extractive", "openai", "local"] = Field(
+        "extractive", description="extractive (no LLM), openai (any OpenAI-compatible endpoint), local (llama.cpp)")
     lookup_sentences: int = Field(7, ge=1, description="sentences quoted for a one-paper answer")
     compare_sentences: int = Field(7, ge=1, description="sentences per paper in a comparison")
     list_max_papers: int = Field(12, ge=1, description="most papers a 'which papers' answer lists")
     history_turns: int = Field(6, ge=0, description="earlier turns kept for follow-ups")
+
+    # LLM generators. The API key comes only from OPENAI_API_KEY and is never stored or printed.
+    openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint; unset = the OpenAI cloud, "
+                                        "used only when OPENAI_API_KEY is set")
+    openai_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = Field(60.0, gt=0)
+    llm_max_retries: int = Field(2, ge=0, description="retries with exponential backoff on errors and 429")
+    llm_max_tokens: int = Field(400, ge=16)
+    llm_temperature: float = Field(0.1, ge=0, le=2)
+    llm_sources: int = Field(5, ge=1, description="papers given to the model for a one-paper question")
+    local_model_path: str = Field("", description="GGUF file for `local`; empty = the packaged Qwen2.5-1.5B")
+    local_context: int = Field(4096, ge=512)
+    local_threads: int = Field(2, ge=1)
+    local_startup_timeout_s: float = Field(180.0, gt=0)
+    verify_min_support: float = Field(0.6, gt=0, le=1, description="share of a sentence's words its source must hold")
+    verify_min_kept: float = Field(0.5, gt=0, le=1, description="below this share of verified sentences, fall back "
+                                   "to the extractive answer")
 
     # Web UI (`paperchat ui`). Any host but loopback needs ui_auth ("user:password").
     ui_host: str = "127.0.0.1"
