@@ -72,11 +72,39 @@ def _ensure(service: PaperChat) -> None:
         print("\n".join(summary.lines()[:1]), file=sys.stderr)
 
 
+def _stream_answer(service: PaperChat, question: str, conversation: Any, generator: str | None) -> Answer:
+    """Print the answer as it streams; if verification changed it, print the checked version."""
+    from assistant.answer import Answer
+
+    streamed: list[str] = []
+    final: Answer | None = None
+    for piece in service.stream(question, conversation, generator=generator):
+        if isinstance(piece, Answer):
+            final = piece
+        else:
+            streamed.append(piece)
+            print(piece, end="", flush=True)
+    assert final is not None
+    if "".join(streamed).strip() != final.text.strip():
+        print("\n\n--- checked answer ---\n" + final.text)
+    else:
+        print()
+    final_sources = final.sources_markdown()
+    if final_sources:
+        print("\nSources:\n" + final_sources)
+    for notice in final.notices:
+        print(f"\nnote: {notice}")
+    return final
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     service = _service(args)
     _ensure(service)
-    answer = service.ask(args.question)
-    _print_answer(answer, args.json)
+    if args.json:
+        answer = service.ask(args.question, generator=args.generator)
+        _print_answer(answer, True)
+    else:
+        answer = _stream_answer(service, args.question, None, args.generator)
     return 1 if answer.kind == "error" else 0
 
 
@@ -101,7 +129,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             continue
         if not question.strip():
             continue
-        _print_answer(service.ask(question, conversation), False)
+        _stream_answer(service, question, conversation, args.generator)
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -119,7 +147,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     service = _service(args)
     _ensure(service)
-    count = run_eval(service, Path(args.questions), Path(args.out), mode=args.mode)
+    count = run_eval(service, Path(args.questions), Path(args.out), mode=args.mode, generator=args.generator,
+                     limit=args.limit)
     print(f"wrote {count} answers to {args.out}")
     return 0
 
@@ -132,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--data-dir", type=Path, help="where the index lives (default: .paperchat)")
     common.add_argument("--chroma-host", help="use a Chroma server (`chroma run`) at this host")
     common.add_argument("--chroma-port", type=int, help="Chroma server port (default 8000)")
+    common.add_argument("--generator", choices=["extractive", "openai", "local"],
+                        help="who writes answers (default: settings.generator, i.e. extractive)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", parents=[common], help="add files (listing .txt, .jsonl, .csv, .bib) to the index")
@@ -155,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("questions", help="questions JSONL (dev.jsonl format)")
     p.add_argument("--out", required=True, help="answers JSONL to write")
     p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid", help="retriever to use")
+    p.add_argument("--limit", type=int, help="answer only the first N items (slow generators on a CPU)")
     p.set_defaults(func=cmd_eval)
     return parser
 

@@ -14,14 +14,15 @@ from assistant.service import PaperChat
 MIN_RETRIEVED = 10
 
 
-def answer_item(service: PaperChat, item: dict[str, Any], mode: Mode = "hybrid") -> dict[str, Any]:
+def answer_item(service: PaperChat, item: dict[str, Any], mode: Mode = "hybrid",
+                generator: str | None = None) -> dict[str, Any]:
     """All turns of one item as one conversation; each turn timed on its own."""
     questions = item.get("turns") or [item["question"]]
     conversation = Conversation(max_turns=service.settings.history_turns)
     turns = []
     for question in questions:
         started = time.perf_counter()
-        answer = service.ask(question, conversation, mode=mode)
+        answer = service.ask(question, conversation, mode=mode, generator=generator)
         latency = (time.perf_counter() - started) * 1000
         cited = answer.cited_titles
         retrieved = [r.title for r in answer.retrieved]
@@ -31,10 +32,12 @@ def answer_item(service: PaperChat, item: dict[str, Any], mode: Mode = "hybrid")
     return {"id": item["id"], "turns": turns}
 
 
-def run_eval(service: PaperChat, questions: Path, out: Path, mode: Mode = "hybrid") -> int:
+def run_eval(service: PaperChat, questions: Path, out: Path, mode: Mode = "hybrid", generator: str | None = None,
+             limit: int | None = None) -> int:
     items = [json.loads(line) for line in questions.read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = items[:limit] if limit else items
     service.ask("warm-up question about attention")  # load models before the first timed turn
     with out.open("w", encoding="utf-8") as handle:
         for item in items:
-            handle.write(json.dumps(answer_item(service, item, mode), ensure_ascii=False) + "\n")
+            handle.write(json.dumps(answer_item(service, item, mode, generator), ensure_ascii=False) + "\n")
     return len(items)
