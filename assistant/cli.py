@@ -114,7 +114,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
     service = _service(args)
     _ensure(service)
     conversation = Conversation(max_turns=service.settings.history_turns)
-    print("paperchat: ask about the papers in the collection. Commands: /new (forget history), /quit.")
+    turns: list[tuple[str, Answer]] = []  # the whole chat, for /export (the conversation keeps only the last few)
+    print("paperchat: ask about the papers in the collection. Commands: /new (forget history), "
+          "/export PATH.md (Markdown and PATH.bib), /quit.")
     while True:
         try:
             question = input("\nyou> ")
@@ -125,11 +127,49 @@ def cmd_chat(args: argparse.Namespace) -> int:
             return 0
         if question.strip() == "/new":
             conversation.clear()
+            turns.clear()
             print("(history cleared)")
+            continue
+        command, _, target = question.strip().partition(" ")
+        if command == "/export":
+            _export_chat(service, turns, target.strip())
             continue
         if not question.strip():
             continue
-        _stream_answer(service, question, conversation, args.generator)
+        turns.append((question, _stream_answer(service, question, conversation, args.generator)))
+
+
+def _export_chat(service: PaperChat, turns: list[tuple[str, Answer]], target: str) -> None:
+    from assistant.export import cited_papers, export_conversation
+
+    if not target:
+        print("usage: /export PATH.md  (writes the Markdown and PATH.bib beside it)")
+        return
+    if not turns:
+        print("(nothing to export yet)")
+        return
+    catalog = {paper.id: paper for paper in service.papers()}
+    try:
+        markdown, bib = export_conversation(turns, Path(target).expanduser(), catalog)
+    except OSError as exc:
+        print(f"(export failed: {exc})")
+        return
+    print(f"(wrote {markdown} and {bib}: {len(turns)} question(s), {len(cited_papers(turns))} cited paper(s))")
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from assistant.settings import load_settings
+    from ui.bind import check_bind
+
+    overrides: dict[str, Any] = {"ui_host": args.host, "ui_port": args.port}
+    settings = load_settings(args.config, data_dir=args.data_dir, chroma_host=args.chroma_host,
+                             chroma_port=args.chroma_port, **overrides)
+    check_bind(settings.ui_host, settings.ui_auth)  # refuse before loading anything
+    from assistant.service import PaperChat
+    from ui.app import launch
+
+    launch(PaperChat(settings))
+    return 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -177,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("chat", parents=[common], help="interactive chat with follow-up questions")
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("ui", parents=[common], help="web UI (Gradio) on 127.0.0.1:7860")
+    p.add_argument("--host", help="address to bind (default 127.0.0.1; any other needs ui_auth 'user:password')")
+    p.add_argument("--port", type=int, help="port (default 7860)")
+    p.set_defaults(func=cmd_ui)
 
     p = sub.add_parser("stats", parents=[common], help="what the index holds")
     p.add_argument("--json", action="store_true")

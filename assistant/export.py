@@ -1,0 +1,173 @@
+"""Export a conversation: Markdown with one numbered reference list, and BibTeX of the cited papers.
+
+Both the CLI (`/export PATH.md` in `paperchat chat`) and the web UI call these functions; they
+only format what the service already answered. Each answer numbers its own citations from
+`[1]`; in the export the numbers are made conversation-wide (a paper keeps one number however
+often it is cited), so the reference list at the end serves every answer.
+
+Everything that comes from an abstract or from the user is HTML-escaped in the Markdown, so a
+`<script>` in an abstract is shown as text by any Markdown viewer, never run.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from assistant.answer import Answer
+from assistant.citations import CITATION
+
+ExportTurn = tuple[str, Answer]  # (question as asked, its answer)
+
+
+def escape_html(text: str) -> str:
+    """`&`, `<`, `>` as entities; backticks too, so no abstract text turns into a code span."""
+    return html.escape(text, quote=False).replace("`", "&#96;")
+
+
+@dataclass
+class CitedPaper:
+    """A paper as the export lists it: a number in the reference list and a BibTeX entry."""
+
+    paper_id: str
+    title: str
+    files: list[str] = field(default_factory=list)
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)
+    year: int | None = None
+    url: str | None = None
+
+    @property
+    def key(self) -> str:
+        return bibtex_key(self.title, self.paper_id)
+
+
+def cited_papers(turns: Sequence[ExportTurn], catalog: Mapping[str, Any] | None = None) -> list[CitedPaper]:
+    """Every cited paper once, in order of first citation in the conversation.
+
+    `catalog` maps paper id to a stored paper (title, abstract, authors, year, url, sources); when
+    a paper is in it, its metadata fills the entry, otherwise the answer's own source does.
+    """
+    papers: dict[str, CitedPaper] = {}
+    for _, answer in turns:
+        for source in answer.sources:
+            if source.paper_id in papers:
+                continue
+            stored = (catalog or {}).get(source.paper_id)
+            if stored is not None:
+                papers[source.paper_id] = CitedPaper(
+                    source.paper_id, stored.title, list(stored.sources or source.files), stored.abstract,
+                    list(stored.authors or []), stored.year, stored.url)
+            else:
+                papers[source.paper_id] = CitedPaper(source.paper_id, source.title, list(source.files),
+                                                     source.abstract)
+    return list(papers.values())
+
+
+def renumber(text: str, numbers: Mapping[int, int]) -> str:
+    """Replace each citation `[n]` by `[numbers[n]]`; escaped `\\[n\\]` (quoted from an abstract) stays."""
+    return CITATION.sub(lambda m: f"[{numbers.get(int(m.group(1)), int(m.group(1)))}]", text)
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def conversation_markdown(turns: Sequence[ExportTurn], catalog: Mapping[str, Any] | None = None,
+                          title: str = "paperchat conversation", when: datetime | None = None) -> str:
+    """The conversation as Markdown: each question and answer, then one reference list."""
+    papers = cited_papers(turns, catalog)
+    global_number = {paper.paper_id: n for n, paper in enumerate(papers, 1)}
+    when = when or datetime.now(UTC)
+    out = [f"# {escape_html(title)}", "",
+           f"Exported {when.strftime('%Y-%m-%d %H:%M UTC')}: {len(turns)} question(s), "
+           f"{len(papers)} cited paper(s). Every quoted sentence is from the cited paper's abstract.", ""]
+    for index, (question, answer) in enumerate(turns, 1):
+        numbers = {s.number: global_number[s.paper_id] for s in answer.sources}
+        out += [f"## {index}. {escape_html(_one_line(question)) or '(empty question)'}", ""]
+        out += [escape_html(renumber(answer.text, numbers)).rstrip(), ""]
+        out += [f"> Note: {escape_html(_one_line(notice))}" for notice in answer.notices]
+        if answer.notices:
+            out.append("")
+    if papers:
+        out += ["## References", ""]
+        for number, paper in enumerate(papers, 1):
+            out.append(f"{number}. {_reference(paper)}")
+        out.append("")
+    return "\n".join(out)
+
+
+def _reference(paper: CitedPaper) -> str:
+    parts = [f"*{escape_html(_one_line(paper.title))}*"]
+    if paper.authors:
+        parts.append(escape_html(", ".join(paper.authors)))
+    if paper.year:
+        parts.append(str(paper.year))
+    if paper.url:
+        parts.append(f"<{escape_html(paper.url)}>" if paper.url.startswith(("http://", "https://"))
+                     else escape_html(paper.url))
+    if paper.files:
+        parts.append("source: " + escape_html(", ".join(paper.files)))
+    parts.append(f"BibTeX key `{paper.key}`")
+    return ". ".join(parts)
+
+
+# ---- BibTeX ------------------------------------------------------------------------------------
+
+_BIBTEX_SPECIAL = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+    "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+}
+_LATEX_COMMAND = re.compile(r"\\[A-Za-z]+")
+
+
+def bibtex_escape(text: str) -> str:
+    """A field value safe inside `{...}`: LaTeX specials escaped, braces balanced, one line."""
+    return "".join(_BIBTEX_SPECIAL.get(ch, ch) for ch in _one_line(text))
+
+
+def bibtex_key(title: str, paper_id: str) -> str:
+    """`<first word of the title, ASCII lower case>_<paper id>`, e.g. `zero_pc73740dc2be3b22`."""
+    plain = unicodedata.normalize("NFKD", _LATEX_COMMAND.sub(" ", title)).encode("ascii", "ignore").decode()
+    word = re.search(r"[A-Za-z0-9]+", plain)
+    safe_id = re.sub(r"[^A-Za-z0-9]", "", paper_id)
+    return f"{word.group(0).lower() if word else 'paper'}_{safe_id}"
+
+
+def bibtex_entry(paper: CitedPaper) -> str:
+    fields = [("title", paper.title)]
+    if paper.authors:
+        fields.append(("author", " and ".join(paper.authors)))
+    if paper.year:
+        fields.append(("year", str(paper.year)))
+    if paper.url:
+        fields.append(("url", paper.url))
+    if paper.abstract:
+        fields.append(("abstract", paper.abstract))
+    note = f"paperchat paper {paper.paper_id}"
+    if paper.files:
+        note += "; source: " + ", ".join(paper.files)
+    fields.append(("note", note))
+    body = ",\n".join(f"  {name} = {{{bibtex_escape(value)}}}" for name, value in fields)
+    return f"@misc{{{paper.key},\n{body}\n}}\n"
+
+
+def bibtex(papers: Iterable[CitedPaper]) -> str:
+    return "\n".join(bibtex_entry(paper) for paper in papers)
+
+
+def export_conversation(turns: Sequence[ExportTurn], markdown_path: Path,
+                        catalog: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
+    """Write the Markdown to `markdown_path` and the BibTeX beside it (same name, `.bib`)."""
+    markdown_path = Path(markdown_path)
+    bib_path = markdown_path.with_suffix(".bib")
+    markdown_path.parent.mkdir(parents=True, exist_ok=True)
+    markdown_path.write_text(conversation_markdown(turns, catalog), encoding="utf-8")
+    bib_path.write_text(bibtex(cited_papers(turns, catalog)), encoding="utf-8")
+    return markdown_path, bib_path

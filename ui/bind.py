@@ -1,0 +1,36 @@
+"""Where the web UI may listen: loopback freely, any other address only behind a password.
+
+Kept free of Gradio imports so `paperchat ui` refuses a bad binding before loading anything.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from assistant.settings import SettingsError
+
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip().strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, auth: str | None) -> tuple[str, str] | None:
+    """(user, password) for Gradio's login, or None; refuses a non-loopback host without auth."""
+    credentials = None
+    if auth:
+        user, sep, password = auth.partition(":")
+        if not sep or not user or not password:
+            raise SettingsError("ui_auth must be 'user:password' (both parts non-empty)")
+        credentials = (user, password)
+    if credentials is None and not is_loopback(host):
+        raise SettingsError(f"refusing to serve the web UI on {host} without a password: set ui_auth to "
+                            "'user:password' (PAPERCHAT_UI_AUTH or the config file), or bind 127.0.0.1")
+    return credentials
