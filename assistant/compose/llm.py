@@ -70,12 +70,16 @@ class ChatGenerator:
                     raise GeneratorError(f"{self.endpoint.label} returned no answer text")
                 yield content
                 return
+            finished = False
             for chunk in self._request(messages, stream=True):
                 if not getattr(chunk, "choices", None):
                     continue
-                delta = chunk.choices[0].delta.content
-                if delta:
-                    yield delta
+                choice = chunk.choices[0]
+                if choice.delta and choice.delta.content:
+                    yield choice.delta.content
+                finished = finished or choice.finish_reason is not None
+            if not finished:  # no finish_reason: the stream ended early or was never a stream at all
+                raise GeneratorError(f"{self.endpoint.label} ended the answer stream early or sent a malformed one")
         except GeneratorError:
             raise
         except openai.APITimeoutError as exc:
