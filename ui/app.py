@@ -206,14 +206,15 @@ class PaperChatUI:
         return None, [], render.sources_panel(None, 0), "New chat: history cleared.", "", session
 
     # ---- export --------------------------------------------------------------------------------
-    def export(self, session: ChatSession | None) -> Any:
+    def export(self, session: ChatSession | None) -> list[str] | None:
+        """Paths of the Markdown and BibTeX files (the API returns them as downloads)."""
         if not session or not session.turns:
             gr.Warning("Nothing to export yet: ask a question first.")
-            return gr.update(value=None, visible=False)
+            return None
         catalog = {paper.id: paper for paper in self.service.papers()}
         folder = Path(tempfile.mkdtemp(dir=self.export_root))
         markdown, bib = export_conversation(session.turns, folder / "paperchat-conversation.md", catalog)
-        return gr.update(value=[str(markdown), str(bib)], visible=True)
+        return [str(markdown), str(bib)]
 
     # ---- uploads and collection ----------------------------------------------------------------
     def add_files(self, files: list[str] | None,
@@ -296,7 +297,9 @@ def build_app(service: PaperChat) -> gr.Blocks:
                         **queue)
         chatbot.select(ui.show_turn, inputs=[session], outputs=[sources, status], api_visibility="private")
         new_chat.click(ui.new_chat, inputs=[session], outputs=chat_outputs, api_name="new_chat")
-        export.click(ui.export, inputs=[session], outputs=[exported], api_name="export", **queue)
+        export.click(ui.export, inputs=[session], outputs=[exported], api_name="export", **queue).then(
+            lambda files: gr.update(visible=bool(files)), inputs=[exported], outputs=[exported],
+            api_visibility="private")
         add.click(ui.add_files, inputs=[upload], outputs=[ingest_report, collection_stats, paper_list, upload],
                   api_name="add_files", **queue)
         title_filter.change(ui.list_papers, inputs=[title_filter], outputs=[collection_stats, paper_list],
@@ -304,13 +307,16 @@ def build_app(service: PaperChat) -> gr.Blocks:
     return demo
 
 
-def launch(service: PaperChat, host: str | None = None, port: int | None = None, *, block: bool = True,
-           quiet: bool = False) -> gr.Blocks:
-    """Start the app on `host:port` (settings.ui_host/ui_port); with block=False return once it serves."""
+def launch(service: PaperChat, host: str | None = None, port: int | None = None, *, auth: str | None = None,
+           block: bool = True, quiet: bool = False) -> gr.Blocks:
+    """Serve the app on `host:port` (default settings.ui_host/ui_port, auth settings.ui_auth "user:password").
+
+    With block=False it returns once the server is up (call .close() on the result to stop it).
+    """
     settings = service.settings
     host = host or settings.ui_host
     port = port or settings.ui_port
-    credentials = check_bind(host, settings.ui_auth)
+    credentials = check_bind(host, auth or settings.ui_auth)
     demo = build_app(service)
     demo.launch(server_name=host, server_port=port, auth=credentials, prevent_thread_lock=not block, quiet=quiet,
                 share=False, inbrowser=False, show_error=False, max_file_size=settings.max_upload_bytes,

@@ -27,7 +27,7 @@ def safe_name(name: str) -> str:
     """The file's own name, made safe: no directories, no leading dots, only [A-Za-z0-9._-]."""
     base = re.split(r"[\\/]", name)[-1]
     base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._-")
+    base = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "_", base)).strip("._-")
     stem, dot, suffix = base.rpartition(".")
     if not dot:
         stem, suffix = base, ""
