@@ -1,4 +1,4 @@
-# paperchat: `make run` to chat, `make test` to lint and run the tests.
+# paperchat: `make run` for the web UI, `make test` to lint and run the tests.
 # Needs Python 3.11 as `python3` (override with `make PYTHON=python3.11 ...`).
 
 PYTHON ?= python3
@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install run test lint clean
+.PHONY: install browser run test lint clean
 
 install: $(STAMP)
 
@@ -21,14 +21,21 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# The browser tests drive Debian's chromium with Playwright (never `playwright install`, which
+# downloads a browser); install it from the distribution when it is missing (sudo unless root).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
 run: install
-	$(BIN)/paperchat chat
+	$(BIN)/paperchat ui
 
 lint: install
 	$(BIN)/ruff check .
 
 # Both always run, so one report shows lint and test failures together; either fails the target.
-test: install
+test: install browser
 	$(BIN)/ruff check .; lint=$$?; \
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS); tests=$$?; \
 	exit $$(( lint || tests ))

@@ -241,7 +241,8 @@ def test_upload_then_ask_shows_script_as_text_and_exports(app: dict[str, Any], t
     c = client(app)
     report, stats, _, cleared = c.predict([handle_file(upload)], api_name="/add_files")
     assert report.startswith("**1 added, 0 updated, 0 unchanged, 1 skipped**"), report
-    assert "Added: Glimmer: Sparse Retrieval Heads" in report and "Skipped: " in report
+    assert "Added: Glimmer: Sparse Retrieval Heads" in report
+    assert "- Skipped: uploads/new_papers.jsonl:2: title 'No abstract here' has no 'abstract' field" in report
     assert "**6 papers**" in stats and "new_papers.jsonl" in stats and cleared is None
     assert (Path(app["service"].settings.data_dir) / "uploads" / "new_papers.jsonl").is_file()
 

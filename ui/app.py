@@ -57,7 +57,7 @@ CSS = """
 .pc-notice { border-left: 3px solid #f59e0b; padding: 4px 8px; margin-bottom: 8px; }
 .pc-empty { opacity: 0.75; }
 a.pc-cite { text-decoration: none; font-weight: 600; }
-#pc-sources-panel { max-height: 640px; overflow-y: auto; }
+#pc-chat table td:first-child { white-space: nowrap; }
 table.pc-papers { width: 100%; border-collapse: collapse; font-size: 0.9rem; }
 table.pc-papers td, table.pc-papers th { border-bottom: 1px solid var(--border-color-primary);
                                          padding: 4px 6px; text-align: left; vertical-align: top; }
@@ -75,7 +75,17 @@ document.addEventListener("click", function (event) {
   (function show() {
     var card = document.getElementById(id);
     if (!card) { if (++tries < 30) setTimeout(show, 100); return; }
-    card.scrollIntoView({behavior: "smooth", block: "nearest"});
+    var box = card.parentElement;  // the panel's own scroll box: bring the card to its top
+    while (box && !(box.scrollHeight > box.clientHeight + 2 && /(auto|scroll)/.test(getComputedStyle(box).overflowY))) {
+      box = box.parentElement;
+    }
+    if (box && box !== document.scrollingElement) {
+      box.scrollIntoView({behavior: "smooth", block: "nearest"});
+      box.scrollTo({top: box.scrollTop + card.getBoundingClientRect().top - box.getBoundingClientRect().top - 8,
+                    behavior: "smooth"});
+    } else {
+      card.scrollIntoView({behavior: "smooth", block: "start"});
+    }
     card.classList.remove("pc-flash"); void card.offsetWidth; card.classList.add("pc-flash");
     setTimeout(function () { card.classList.remove("pc-flash"); }, 2000);
   })();
@@ -235,7 +245,8 @@ class PaperChatUI:
                 log.exception("ingest of uploads failed")
                 return f"Ingest failed: {type(exc).__name__}: {exc}", *self._collection(), None
         titles = {paper.id: paper.title for paper in self.service.papers()} if summary else {}
-        return render.ingest_report(summary, titles, stored.rejected), *self._collection(), None
+        base = str(Path(settings.data_dir).resolve())
+        return render.ingest_report(summary, titles, stored.rejected, base), *self._collection(), None
 
     def list_papers(self, title_filter: str) -> tuple[str, str]:
         return self._collection(title_filter or "")
@@ -263,7 +274,7 @@ def build_app(service: PaperChat) -> gr.Blocks:
                             question = gr.Textbox(label="Question", placeholder="Ask a question about the papers…",
                                                   show_label=False, scale=5, elem_id="pc-question", autofocus=True,
                                                   submit_btn=True)
-                        gr.Examples(EXAMPLES, inputs=[question], label="Example questions")
+                        gr.Examples(EXAMPLES, inputs=[question], label="Example questions", elem_id="pc-examples")
                         with gr.Row():
                             generator = gr.Dropdown(choices, value=ui.default_generator, label="Generator",
                                                     elem_id="pc-generator", interactive=len(choices) > 1, scale=2)
@@ -274,7 +285,8 @@ def build_app(service: PaperChat) -> gr.Blocks:
                                            interactive=False, visible=False, elem_id="pc-exported")
                     with gr.Column(scale=2):
                         gr.Markdown("### Sources")
-                        sources = gr.HTML(render.sources_panel(None, 0), label="Sources", elem_id="pc-sources-panel")
+                        sources = gr.HTML(render.sources_panel(None, 0), label="Sources", elem_id="pc-sources-panel",
+                                          max_height=620)
                 answer_json = gr.JSON(visible=False, label="Answer")
             with gr.Tab("Add papers", id="upload"):
                 gr.Markdown("Upload paper files: a listing (.txt, a title line then its abstract), JSON lines "
@@ -297,6 +309,7 @@ def build_app(service: PaperChat) -> gr.Blocks:
                         **queue)
         chatbot.select(ui.show_turn, inputs=[session], outputs=[sources, status], api_visibility="private")
         new_chat.click(ui.new_chat, inputs=[session], outputs=chat_outputs, api_name="new_chat")
+        chatbot.clear(ui.new_chat, inputs=[session], outputs=chat_outputs, api_visibility="private")
         export.click(ui.export, inputs=[session], outputs=[exported], api_name="export", **queue).then(
             lambda files: gr.update(visible=bool(files)), inputs=[exported], outputs=[exported],
             api_visibility="private")

@@ -141,8 +141,12 @@ def sources_panel(answer: Answer | None, turn: int) -> str:
     return f'<div class="pc-sources">{head}{notices}{body}</div>'
 
 
-def ingest_report(summary: Any, titles: dict[str, str] | None = None, rejected: Sequence[str] = ()) -> str:
-    """Markdown for an upload: the counts, the added/updated titles, and every skipped record's reason."""
+def ingest_report(summary: Any, titles: dict[str, str] | None = None, rejected: Sequence[str] = (),
+                  base: str = "") -> str:
+    """Markdown for an upload: the counts, the added/updated titles, and every skipped record's reason.
+
+    `base` (the data dir) is cut from the front of file paths, so a reason reads `uploads/x.jsonl:2: ...`.
+    """
     titles = titles or {}
     lines: list[str] = []
     if summary is not None:
@@ -161,6 +165,8 @@ def ingest_report(summary: Any, titles: dict[str, str] | None = None, rejected: 
         lines.append(f"**Nothing ingested; {len(rejected)} file(s) refused.**")
         skipped = []
     for reason in [*rejected, *skipped]:
+        if base and reason.startswith(base):
+            reason = reason[len(base):].lstrip("/\\")
         lines.append(f"- Skipped: {escape_html(reason)}")
     return "\n".join(lines)
 
