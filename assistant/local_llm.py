@@ -67,8 +67,10 @@ def assemble_bundled_model(models_dir: Path) -> Path:
 class LocalLlamaServer:
     """`python -m llama_cpp.server` on 127.0.0.1, started on first use and stopped at exit."""
 
-    def __init__(self, model_path: Path, threads: int, context: int, startup_timeout_s: float) -> None:
+    def __init__(self, model_path: Path, threads: int, context: int, startup_timeout_s: float,
+                 log_path: Path) -> None:
         self.model_path = model_path
+        self.log_path = log_path  # the server logs every request; a pipe nobody reads would fill and block it
         self.threads = threads
         self.context = context
         self.startup_timeout_s = startup_timeout_s
@@ -95,13 +97,15 @@ class LocalLlamaServer:
         command = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
                    "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.context),
                    "--n_threads", str(self.threads)]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         atexit.register(self.stop)
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                error = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace")
-                raise GeneratorError(f"the local llama.cpp server exited: {error.strip()[-300:]}")
+                error = self.log_path.read_bytes()[-300:].decode(errors="replace").strip()
+                raise GeneratorError(f"the local llama.cpp server exited (log {self.log_path}): {error}")
             try:
                 with urllib.request.urlopen(f"{self.base_url}/models", timeout=2):
                     return self.base_url

@@ -26,6 +26,8 @@ from ingest.pipeline import IngestPipeline, IngestSummary, ProgressFn
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 GENERATORS = ("extractive", "openai", "local")
+CHARS_PER_TOKEN = 3  # conservative for English prose with numbers, so estimates err on the short side
+PROMPT_CHARS = 1500  # rules, fences and the question around the sources
 CANDIDATES = 40  # papers considered before an answer picks its own
 LIST_POOL = 25  # candidates a "which papers" answer examines
 MIN_LIST_COVERAGE = 0.3  # below this no candidate is about the asked topic: say so
@@ -181,8 +183,9 @@ class PaperChat:
             if self._local_server is None:
                 model = Path(s.local_model_path) if s.local_model_path else assemble_bundled_model(
                     s.data_dir / "models")
+                log = s.data_dir / "logs" / "llama-server.log"
                 self._local_server = LocalLlamaServer(model, s.local_threads, s.local_context,
-                                                      s.local_startup_timeout_s)
+                                                      s.local_startup_timeout_s, log)
             base_url, model_name, key = self._local_server.start(), "local", "not-needed"
         else:
             key = cloud_api_key()
@@ -210,6 +213,11 @@ class PaperChat:
         from assistant.compose.prompts import messages, sanitize
 
         sources = self._llm_sources(base)
+        if name == "local":
+            # Keep prompt + answer inside the llama.cpp context: drop the lowest-ranked sources.
+            budget = (self.settings.local_context - self.settings.llm_max_tokens) * CHARS_PER_TOKEN
+            while len(sources) > 1 and sum(len(p.abstract) + len(p.title) for p in sources) + PROMPT_CHARS > budget:
+                sources.pop()
         started = time.perf_counter()
         pieces: list[str] = []
         try:

@@ -21,6 +21,15 @@ QUESTION_BOILERPLATE = {
 }
 
 
+# Sentences in an abstract that address the reader like a prompt; they are data, never orders,
+# so they are left out of what the model sees and of what can support a claim.
+INSTRUCTION_LIKE = re.compile(
+    r"\b(ignore|disregard|forget)\b[^.]{0,40}\b(previous|prior|above|all|any)\b[^.]{0,20}\b(instructions?|prompts?|rules)"
+    r"|\b(system prompt|you are now|as an ai|reply only|respond only|output only|say only)\b",
+    re.I,
+)
+
+
 @cache
 def _stemmer():
     import Stemmer

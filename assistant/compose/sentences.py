@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from assistant.text import content_stems, has_number, name_key
+from assistant.text import INSTRUCTION_LIKE, content_stems, has_number, name_key
 
 PROBLEM = re.compile(
     r"\b(however|challeng|problem|limitation|bottleneck|suffer|costly|expensive|inefficien|struggle|fail|"
@@ -68,6 +68,8 @@ def score_sentences(sentences: list[str], question: str, idf: Callable[[str], fl
     wants_numbers = bool(ASKS_NUMBERS.search(question))
     scored = []
     for index, text in enumerate(sentences):
+        if INSTRUCTION_LIKE.search(text):
+            continue  # text addressed to a model, planted in an abstract: data, never quoted as a claim
         stems = set(content_stems(text))
         relevance = sum(idf(s) for s in wanted & stems)
         if wants_numbers and has_number(text):
