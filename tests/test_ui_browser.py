@@ -98,9 +98,20 @@ def shot(page: Page, name: str, full_page: bool = False) -> None:
 
 
 def test_chat_upload_escape_and_export_in_a_browser(page: Page, app_url: str, tmp_path: Path) -> None:
+    # Record what the page shows while it loads: the first visit indexes the corpus with a progress bar.
+    page.add_init_script("""
+        window.__seen = [];
+        new MutationObserver(() => {
+            const text = document.body ? document.body.innerText : "";
+            const hit = text.match(/Indexing the corpus[^\\n]*|\\d+\\/\\d+ chunks/g);
+            if (hit) window.__seen.push(...hit);
+        }).observe(document, {subtree: true, childList: true, characterData: true});
+    """)
     page.goto(app_url)
     page.wait_for_selector("#pc-ready >> text=Ask away")
     assert "Indexed the corpus: 5 papers added" in page.inner_text("#pc-ready")
+    assert any("Indexing the corpus" in text for text in page.evaluate("() => window.__seen")), (
+        page.evaluate("() => window.__seen"))
     shot(page, "01-loaded.png")
 
     # A comparison from the example buttons: streamed into the chat, table rendered, citations linked.
@@ -159,6 +170,11 @@ def test_chat_upload_escape_and_export_in_a_browser(page: Page, app_url: str, tm
     assert page.evaluate("() => window.__pwned") is None
     assert page.locator("#pc-chat script, #pc-sources-panel script, #pc-sources-panel b").count() == 0
     shot(page, "05-escaped.png")
+
+    # Clicking the earlier answer brings its sources back into the panel.
+    chat.get_by_text("Side by side").click()
+    page.wait_for_selector("#pc-sources-panel .pc-sources-head >> text=Compare ZeRO and ZeRO++")
+    assert panel.locator("#pc-src-0-2").count() == 1
 
     # Collection: count, files, search by title.
     page.get_by_role("tab", name="Collection").click()
