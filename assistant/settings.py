@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(2, ge=0, description="retries with exponential backoff on errors and 429")
     llm_max_tokens: int = Field(400, ge=16)
     llm_temperature: float = Field(0.1, ge=0, le=2)
-    llm_sources: int = Field(5, ge=1, description="papers given to the model for a one-paper question")
+    llm_sources: int = Field(3, ge=1, description="papers given to the model for a one-paper question")
     local_model_path: str = Field("", description="GGUF file for `local`; empty = the packaged Qwen2.5-1.5B")
     local_context: int = Field(4096, ge=512)
     local_threads: int = Field(2, ge=1)
