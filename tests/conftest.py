@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +32,22 @@ SMALL_CORPUS = Path(__file__).resolve().parent / "data" / "small_papers.jsonl"
 CORPUS_TITLES = REPO_ROOT.parent / "shared" / "eval" / "corpus_titles.txt"
 
 WriteFile = Callable[..., Path]
+
+E2E_CORPUS = Path(__file__).parent / "data" / "e2e_papers.jsonl"
+E2E_PAPERS = [json.loads(line) for line in E2E_CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+E2E_TITLES = {paper["title"] for paper in E2E_PAPERS}
+CLI_TIMEOUT_S = 300
+
+
+def run_cli(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`paperchat ARGS` with this interpreter, isolated from the caller's PAPERCHAT_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERCHAT_")}
+    env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *map(str, args)],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, check=False,
+    )
+
 
 
 def small_papers() -> list[dict[str, str]]:

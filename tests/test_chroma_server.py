@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -15,23 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import E2E_PAPERS as PAPERS
+from conftest import E2E_TITLES as TITLES
+from conftest import run_cli
 
-CORPUS_FILE = Path(__file__).parent / "data" / "e2e_papers.jsonl"
-PAPERS = [json.loads(line) for line in CORPUS_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
-TITLES = {paper["title"] for paper in PAPERS}
 HOST = "127.0.0.1"
-CLI_TIMEOUT_S = 300
 SERVER_START_S = 60
 
-
-def run_cli(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """`paperchat ARGS` with this interpreter, isolated from the caller's PAPERCHAT_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERCHAT_")}
-    env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *map(str, args)],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT_S, check=False,
-    )
 
 
 def chroma_executable() -> str:
