@@ -90,7 +90,7 @@ def _line_of(source: str) -> int:
 class IngestPipeline:
     """Diff incoming papers against the store and embed only what is new or changed."""
 
-    def __init__(self, store: Any, embed: EmbedFn, model_name: str, batch_papers: int = 128) -> None:
+    def __init__(self, store: Any, embed: EmbedFn, model_name: str, batch_papers: int = 32) -> None:
         self.store = store
         self.embed = embed  # called only when there is something to embed: the model loads lazily
         self.model_name = model_name
