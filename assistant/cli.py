@@ -43,16 +43,8 @@ def _progress_bar() -> Any:
     return update
 
 
-def _print_answer(answer: Answer, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
-        return
-    print(answer.text)
-    if answer.sources:
-        print("\nSources:")
-        print(answer.sources_markdown())
-    for notice in answer.notices:
-        print(f"\nnote: {notice}")
+def _print_json(answer: Answer) -> None:
+    print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -102,7 +94,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     _ensure(service)
     if args.json:
         answer = service.ask(args.question, generator=args.generator)
-        _print_answer(answer, True)
+        _print_json(answer)
     else:
         answer = _stream_answer(service, args.question, None, args.generator)
     return 1 if answer.kind == "error" else 0

@@ -72,7 +72,7 @@ class NameIndex:
         self._own: dict[str, set[str]] = {}  # paper id -> keys of the names it coins (not its whole title)
         self._title_keys: dict[str, str] = {}
         self.vocabulary: set[str] = set()
-        self._folded: list[str] = []
+        folded: list[str] = []
         for paper in papers:
             title, abstract, pid = paper.title, paper.abstract, paper.id  # type: ignore[attr-defined]
             self._title_keys[pid] = name_key(title)
@@ -97,8 +97,8 @@ class NameIndex:
                 self.vocabulary.add(key)
                 for part in re.split(r"[-/]", word):
                     self.vocabulary.add(name_key(part))
-            self._folded.append(_phrase_text(text))
-        self._corpus_text = "\n".join(self._folded)
+            folded.append(_phrase_text(text))
+        self._corpus_text = "\n".join(folded)  # searched for names a question uses
 
     def _add(self, key: str, pid: str, strength: int, word: str = "") -> None:
         if len(key) < 2 or key in GENERIC_NAMES or strength <= 0:

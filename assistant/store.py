@@ -184,9 +184,12 @@ class PaperStore:
         self._keyword_generation = -1
 
     # ---- layout ---------------------------------------------------------------------------
+    def _layout(self, model: str) -> str:
+        return json.dumps({"chunk_max_words": self.settings.chunk_max_words, "model": Path(model).name})
+
     def check_layout(self, model: str) -> bool:
         """True when chunks were made with these settings; False means a full re-embed is due."""
-        layout = json.dumps({"chunk_max_words": self.settings.chunk_max_words, "model": Path(model).name})
+        layout = self._layout(model)
         stored = self.catalog.get_meta("layout")
         if stored == layout:
             return True
@@ -196,9 +199,7 @@ class PaperStore:
         return False
 
     def set_layout(self, model: str) -> None:
-        self.catalog.set_meta(
-            "layout", json.dumps({"chunk_max_words": self.settings.chunk_max_words, "model": Path(model).name})
-        )
+        self.catalog.set_meta("layout", self._layout(model))
 
     # ---- vectors ----------------------------------------------------------------------------
     def chunk_ids(self) -> set[str]:
