@@ -30,8 +30,8 @@ class KeywordIndex:
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
         from llama_index.retrievers.bm25 import BM25Retriever
 
-        from assistant.store import chunk_id, embedding_text
-        from ingest.chunking import chunk_sentences
+        from assistant.store import chunk_id
+        from ingest.chunking import chunk_sentences, embedding_text
 
         nodes: list[TextNode] = []
         doc_freq: Counter[str] = Counter()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.settings import Settings
-from ingest.chunking import Chunk, chunk_sentences, split_sentences
+from ingest.chunking import split_sentences
 from ingest.records import Paper
 
 SCHEMA = """
@@ -43,15 +43,6 @@ class StoreError(RuntimeError):
 
 def chunk_id(paper_id: str, number: int) -> str:
     return f"{paper_id}#{number}"
-
-
-def paper_chunks(paper: Paper, max_words: int) -> list[Chunk]:
-    return chunk_sentences(split_sentences(paper.abstract), max_words)
-
-
-def embedding_text(title: str, chunk_text: str) -> str:
-    """What gets embedded: the chunk with its paper's title as context."""
-    return f"{title}. {chunk_text}"
 
 
 @dataclass

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ingest.records import Paper
 
 # Tokens ending in a period that do not end a sentence.
 ABBREVIATIONS = {
@@ -82,3 +86,12 @@ def chunk_sentences(sentences: list[str], max_words: int) -> list[Chunk]:
         words.extend(sentence_words)
     flush(len(sentences) - 1)
     return chunks
+
+
+def paper_chunks(paper: Paper, max_words: int) -> list[Chunk]:
+    return chunk_sentences(split_sentences(paper.abstract), max_words)
+
+
+def embedding_text(title: str, chunk_text: str) -> str:
+    """What gets embedded: the chunk with its paper's title as context."""
+    return f"{title}. {chunk_text}"

@@ -172,7 +172,8 @@ class IngestPipeline:
                          summary: IngestSummary, progress: ProgressFn | None) -> None:
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
-        from assistant.store import chunk_id, embedding_text, paper_chunks
+        from assistant.store import chunk_id
+        from ingest.chunking import embedding_text, paper_chunks
 
         max_words = self.store.settings.chunk_max_words
         planned = [(paper, paper_chunks(paper, max_words)) for paper in papers]

@@ -15,7 +15,8 @@ from conftest import SMALL_CORPUS, WriteFile, jsonl, paper_titled, small_papers
 
 from assistant.keyword import STAMP_FILE, KeywordIndex
 from assistant.service import PaperChat
-from assistant.store import PaperStore, chunk_id, embedding_text, paper_chunks
+from assistant.store import PaperStore, chunk_id
+from ingest.chunking import embedding_text, paper_chunks
 from ingest.pipeline import IngestSummary
 from ingest.records import Paper, paper_id_for
 
