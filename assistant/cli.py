@@ -49,13 +49,24 @@ def _print_json(answer: Answer) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     service = _service(args)
-    summary = service.ingest([Path(p) for p in args.paths] or None, _progress_bar())
+    summary = service.ingest([Path(p) for p in args.paths] or None, _progress_bar(), args.vectors or ())
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))
     else:
         print("\n".join(summary.lines()))
     nothing_read = summary.records == 0 and summary.skipped
     return 1 if nothing_read else 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    import time
+
+    started = time.perf_counter()
+    papers, chunks = _service(args).embed_to_file([Path(p) for p in args.paths] or None, args.out, args.dtype)
+    seconds = time.perf_counter() - started
+    print(f"{papers} papers, {chunks} chunks embedded in {seconds:.1f}s ({papers / seconds:.1f} abstracts/s) "
+          f"-> {args.out}")
+    return 0 if papers else 1
 
 
 def _ensure(service: PaperChat) -> None:
@@ -200,7 +211,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", parents=[common], help="add files (listing .txt, .jsonl, .csv, .bib) to the index")
     p.add_argument("paths", nargs="*", help="files or directories (default: the bundled corpus)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--vectors", type=Path, action="append",
+                   help="vector file from `paperchat embed` (repeatable): its embeddings are loaded, not computed")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("embed", parents=[common],
+                       help="embed files into a vector file for `ingest --vectors` (e.g. on a GPU machine)")
+    p.add_argument("paths", nargs="*", help="files or directories (default: the bundled corpus)")
+    p.add_argument("--out", type=Path, required=True, help="vector file to write (.npz)")
+    p.add_argument("--dtype", choices=["float16", "int8"], default="float16",
+                   help="stored precision: float16 (default) or int8 (a quarter of float32's size)")
+    p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser("ask", parents=[common], help="answer one question with citations")
     p.add_argument("question")
@@ -232,10 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from assistant.settings import SettingsError
     from assistant.store import StoreError
+    from ingest.vectorfile import VectorFileError
 
     try:
         return int(args.func(args) or 0)
-    except (SettingsError, StoreError, OSError) as exc:
+    except (SettingsError, StoreError, VectorFileError, OSError) as exc:
         print(f"paperchat: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -9,6 +9,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from assistant.answer import Answer, RetrievedPaper
 from assistant.chat import CONTRAST, Conversation, FollowUp, classify
 from assistant.citations import CitationBook, check_generated, verify
@@ -23,6 +25,7 @@ from assistant.settings import Settings, load_settings
 from assistant.store import PaperStore, StoredPaper
 from assistant.text import QUESTION_BOILERPLATE, content_stems, fold
 from ingest.pipeline import IngestPipeline, IngestSummary, ProgressFn
+from ingest.vectorfile import VectorFile, VectorFileError, text_key
 
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 GENERATORS = ("extractive", "openai", "local")
@@ -78,15 +81,46 @@ class PaperChat:
         return self._names[1]
 
     # ---- ingest --------------------------------------------------------------------------------
-    def ingest(self, paths: Sequence[Path] | None = None, progress: ProgressFn | None = None) -> IngestSummary:
+    def ingest(self, paths: Sequence[Path] | None = None, progress: ProgressFn | None = None,
+               vectors: Sequence[Path] = ()) -> IngestSummary:
+        """Ingest files; `vectors` are vector files (`paperchat embed`, `python -m ingest.embed_batch`)
+        whose embeddings are used instead of computing them here, chunk by chunk where texts match."""
         from assistant.embeddings import resolve_model_path, torch_threads
 
-        def embed(texts: list[str]) -> list[list[float]]:
-            return self.embed_model.get_text_embedding_batch(texts)  # the model loads on first use
+        model_path = resolve_model_path(self.settings)
+        precomputed = _load_vectors(vectors, Path(model_path).name)
+        loaded = 0
 
-        pipeline = IngestPipeline(self.store, embed, resolve_model_path(self.settings))
+        def embed(texts: list[str]) -> list[list[float]]:
+            nonlocal loaded
+            keys = [text_key(t) for t in texts]
+            missing = [t for t, k in zip(texts, keys, strict=True) if k not in precomputed]
+            # The model loads on first use, so a run fully covered by vector files never loads it.
+            computed = iter(self.embed_model.get_text_embedding_batch(missing) if missing else [])
+            loaded += len(texts) - len(missing)
+            return [precomputed[k].tolist() if k in precomputed else next(computed) for k in keys]
+
+        pipeline = IngestPipeline(self.store, embed, model_path)
         with torch_threads(self.settings.ingest_threads):
-            return pipeline.run(list(paths) if paths else list(self.settings.corpus), progress)
+            summary = pipeline.run(list(paths) if paths else list(self.settings.corpus), progress)
+        summary.chunks_loaded = loaded
+        return summary
+
+    def embed_to_file(self, paths: Sequence[Path] | None, out: Path, dtype: str = "float16") -> tuple[int, int]:
+        """Embed papers into a vector file without touching the store: (papers, chunks)."""
+        from assistant.embeddings import resolve_model_path, torch_threads
+        from ingest.embed_batch import chunk_texts, embed_texts, read_papers
+
+        papers = read_papers(list(paths) if paths else list(self.settings.corpus), self.settings.max_file_bytes)
+        texts = chunk_texts(papers, self.settings.chunk_max_words)
+
+        def encode(batch: list[str]) -> np.ndarray:
+            return np.asarray(self.embed_model.get_text_embedding_batch(batch), dtype=np.float32)
+
+        with torch_threads(self.settings.ingest_threads):
+            vector_file = embed_texts(texts, encode, Path(resolve_model_path(self.settings)).name)
+        vector_file.save(out, dtype)
+        return len(papers), len(texts)
 
     def ensure_index(self, progress: ProgressFn | None = None) -> IngestSummary | None:
         """Ingest the configured corpus when the store is empty; otherwise do nothing."""
@@ -419,3 +453,13 @@ class PaperChat:
         text = self.composer.refusal(reason, nearest)
         return Answer(question, text, "refusal", [], self._ranked(hits, []), True, query, [],
                       [], timings)
+
+def _load_vectors(paths: Sequence[Path], model: str) -> dict[bytes, np.ndarray]:
+    """Text key -> vector from vector files, which must come from the collection's model."""
+    if not paths:
+        return {}
+    vectors = VectorFile.concat(VectorFile.load(Path(p)) for p in paths)
+    if vectors.model != model:
+        raise VectorFileError(f"vector files were made with model {vectors.model!r}, the collection uses "
+                              f"{model!r}; make them with the same model (`paperchat embed`)")
+    return vectors.lookup()

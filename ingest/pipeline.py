@@ -31,6 +31,7 @@ class IngestSummary:
     unchanged: int = 0
     skipped: list[Problem] = field(default_factory=list)
     chunks_embedded: int = 0
+    chunks_loaded: int = 0  # of chunks_embedded, taken from vector files instead of the model
     chunks_removed: int = 0
     seconds: float = 0.0
     total_papers: int = 0
@@ -39,7 +40,9 @@ class IngestSummary:
         out = [
             f"{self.files} file(s), {self.records} record(s): {len(self.added)} added, {len(self.updated)} updated, "
             f"{self.unchanged} unchanged, {len(self.skipped)} skipped "
-            f"({self.chunks_embedded} chunks embedded in {self.seconds:.1f}s; {self.total_papers} papers indexed)"
+            f"({self.chunks_embedded} chunks embedded in {self.seconds:.1f}s"
+            + (f", {self.chunks_loaded} of them from vector files" if self.chunks_loaded else "")
+            + f"; {self.total_papers} papers indexed)"
         ]
         out += [f"  skipped {problem}" for problem in self.skipped]
         return out
@@ -48,7 +51,8 @@ class IngestSummary:
         return {
             "files": self.files, "records": self.records, "added": len(self.added), "updated": len(self.updated),
             "unchanged": self.unchanged, "skipped": [str(p) for p in self.skipped],
-            "chunks_embedded": self.chunks_embedded, "seconds": round(self.seconds, 3),
+            "chunks_embedded": self.chunks_embedded, "chunks_loaded": self.chunks_loaded,
+            "seconds": round(self.seconds, 3),
             "total_papers": self.total_papers,
         }
 
