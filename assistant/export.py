@@ -27,8 +27,11 @@ ExportTurn = tuple[str, Answer]  # (question as asked, its answer)
 
 
 def escape_html(text: str) -> str:
-    """`&`, `<`, `>` as entities; backticks too, so no abstract text turns into a code span."""
-    return html.escape(text, quote=False).replace("`", "&#96;")
+    """`&`, `<`, `>` as entities; backticks too, so no abstract text turns into a code span.
+
+    `](` is broken as well: `[click](javascript:...)` quoted from an abstract must stay text, not a link.
+    """
+    return html.escape(text, quote=False).replace("`", "&#96;").replace("](", "]\\(")
 
 
 @dataclass

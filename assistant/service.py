@@ -27,7 +27,9 @@ from assistant.text import QUESTION_BOILERPLATE, content_stems, fold
 from ingest.pipeline import IngestPipeline, IngestSummary, ProgressFn
 from ingest.vectorfile import VectorFile, VectorFileError, text_key
 
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Whole ANSI escape sequences (a question pasted from a colored terminal), other control characters,
+# and lone surrogates (undecodable bytes in argv, a \ud800 escape in JSON), on which the tokenizer raises.
+CONTROL_CHARS = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 GENERATORS = ("extractive", "openai", "local")
 CHARS_PER_TOKEN = 3  # conservative for English prose with numbers, so estimates err on the short side
 PROMPT_CHARS = 1500  # rules, fences and the question around the sources

@@ -31,10 +31,17 @@ def read_file(path: Path, max_bytes: int | None = None) -> ReadResult:
             problems=[Problem(Location(str(path), 0), f"unsupported file type '{path.suffix}' "
                               f"(supported: {', '.join(SUPPORTED_SUFFIXES)}); skipped")]
         )
-    text, problem = decode_text(path, max_bytes)
-    if problem:
-        return ReadResult(problems=[problem])
-    return reader(path, text)
+    text, problems = decode_text(path, max_bytes, line_records=reader is read_jsonl)
+    if not text:
+        return ReadResult(problems=problems)
+    result = reader(path, text)
+    # Undecodable lines among what the reader found, in file order.
+    result.problems = sorted([*problems, *result.problems], key=lambda problem: problem.where.line)
+    if not result.papers and not result.problems:
+        # E.g. a listing of page chrome only: say so, or the run would "succeed" having read nothing.
+        result.problems.append(Problem(Location(str(path), 0), "no paper records found (each needs a title and "
+                                       "an abstract); nothing to ingest"))
+    return result
 
 
 def expand_paths(paths: list[Path]) -> tuple[list[Path], list[Problem]]:
@@ -50,6 +57,8 @@ def expand_paths(paths: list[Path]) -> tuple[list[Path], list[Problem]]:
             files.extend(found)
         elif path.is_file():
             files.append(path)
+        elif path.exists():  # a FIFO or device: reading it could block or never end
+            problems.append(Problem(Location(str(path), 0), "not a regular file or directory; skipped"))
         else:
             problems.append(Problem(Location(str(path), 0), "no such file or directory"))
     return files, problems

@@ -96,17 +96,28 @@ def read_csv(path: Path, text: str) -> ReadResult:
     result = ReadResult()
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if path.suffix.lower() == ".tsv" or first_line.count("\t") > first_line.count(",") else ","
+    # The csv module refuses fields over 128 kB with a cryptic error; the file is already within
+    # max_file_bytes, so lift that cap here and let max_abstract_chars judge a long abstract clearly.
+    old_limit = csv.field_size_limit(max(len(text), CSV_FIELD_LIMIT))
+    try:
+        _read_csv_rows(path, text, delimiter, result)
+    finally:
+        csv.field_size_limit(old_limit)
+    return result
+
+
+def _read_csv_rows(path: Path, text: str, delimiter: str, result: ReadResult) -> None:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = [h.strip().lower() for h in next(reader)]
     except (StopIteration, csv.Error) as exc:
         result.problems.append(Problem(Location(str(path), 1), f"cannot read the CSV header: {exc}"))
-        return result
+        return
     if not any(k in header for k in TITLE_KEYS) or not any(k in header for k in ABSTRACT_KEYS):
         result.problems.append(
             Problem(Location(str(path), 1), f"CSV header needs 'title' and 'abstract' columns, found {header}")
         )
-        return result
+        return
     while True:
         line_number = reader.line_num + 1
         try:
@@ -125,10 +136,12 @@ def read_csv(path: Path, text: str) -> ReadResult:
             )
             continue
         _add(result, paper_from_mapping(dict(zip(header, row, strict=True)), where, f"{path.name}:{line_number}"))
-    return result
 
 
+CSV_FIELD_LIMIT = 131_072  # the csv module's own default
 BIBTEX_ENTRY = re.compile(r"@(\w+)\s*[{(]\s*([^,\s]*)\s*,", re.MULTILINE)
+BIBTEX_BARE_VALUE = re.compile(r"[^,\s}]+")
+BIBTEX_BRACE = re.compile(r"[{}]")
 
 
 def _bibtex_fields(body: str, start_line: int, path: Path) -> dict[str, str] | Problem:
@@ -146,15 +159,12 @@ def _bibtex_fields(body: str, start_line: int, path: Path) -> dict[str, str] | P
         name = match.group(1).lower()
         pos = match.end()
         if pos < len(body) and body[pos] == "{":
-            depth, end = 0, pos
-            while end < len(body):
-                if body[end] == "{":
-                    depth += 1
-                elif body[end] == "}":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                end += 1
+            depth, end = 0, len(body)
+            for brace in BIBTEX_BRACE.finditer(body, pos):  # jump brace to brace, not char by char
+                depth += 1 if brace.group() == "{" else -1
+                if depth == 0:
+                    end = brace.start()
+                    break
             if depth != 0:
                 line = start_line + body[:pos].count("\n")
                 return Problem(Location(str(path), line), f"unbalanced braces in field '{name}'")
@@ -166,7 +176,7 @@ def _bibtex_fields(body: str, start_line: int, path: Path) -> dict[str, str] | P
                 return Problem(Location(str(path), line), f"unterminated quote in field '{name}'")
             value, pos = body[pos + 1 : end], end + 1
         else:
-            bare = re.match(r"[^,\s}]+", body[pos:])
+            bare = BIBTEX_BARE_VALUE.match(body, pos)  # in place: slicing the body per field is quadratic
             value = bare.group(0) if bare else ""
             pos += len(value)
         fields[name] = re.sub(r"(?<!\\)[{}]", "", value)
@@ -179,11 +189,14 @@ def read_bibtex(path: Path, text: str) -> ReadResult:
     starts = list(BIBTEX_ENTRY.finditer(text))
     if not starts and text.strip():
         result.problems.append(Problem(Location(str(path), 1), "no BibTeX entries found (expected '@type{key, ...}')"))
+    line, counted_to = 1, 0
     for index, match in enumerate(starts):
         kind = match.group(1).lower()
         if kind in ("comment", "string", "preamble"):
             continue
-        line = text[: match.start()].count("\n") + 1
+        # Count newlines only since the previous entry: from the file start each time is quadratic.
+        line += text.count("\n", counted_to, match.start())
+        counted_to = match.start()
         end = starts[index + 1].start() if index + 1 < len(starts) else len(text)
         body = text[match.end() : end].rstrip()
         body = body[:-1] if body.endswith(("}", ")")) else body
