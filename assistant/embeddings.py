@@ -30,14 +30,18 @@ def resolve_device(requested: str) -> str:
 
 
 @cache
-def _load(model_path: str, device: str, batch_size: int, threads: int) -> BaseEmbedding:
+def _load(model_path: str, device: str, batch_size: int, threads: int, max_tokens: int) -> BaseEmbedding:
     configure_environment()
+    from assistant.static_embedding import StaticEmbedding, is_static_model
+
+    if is_static_model(model_path):
+        return StaticEmbedding(model_path)
     configure_torch(threads)
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
-    return HuggingFaceEmbedding(
-        model_name=model_path, device=device, embed_batch_size=batch_size, normalize=True, show_progress_bar=False
-    )
+    # max_length given explicitly: a static (token-lookup) model reports an infinite one, which LlamaIndex rejects.
+    return HuggingFaceEmbedding(model_name=model_path, device=device, embed_batch_size=batch_size, normalize=True,
+                                show_progress_bar=False, max_length=max_tokens)
 
 
 @contextmanager
@@ -56,4 +60,4 @@ def torch_threads(count: int) -> Iterator[None]:
 def load_embedding(settings: Settings) -> BaseEmbedding:
     """One model per (path, device, batch) in a process; later calls reuse it."""
     return _load(resolve_model_path(settings), resolve_device(settings.device), settings.embed_batch_size,
-                 settings.torch_threads)
+                 settings.torch_threads, settings.embed_max_tokens)
