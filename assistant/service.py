@@ -49,6 +49,8 @@ class PaperChat:
         self._names: tuple[int, NameIndex] | None = None
         self._generators: dict[str, ChatGenerator] = {}
         self._local_server: LocalLlamaServer | None = None
+        self._store_checked = False
+        self.store_notice: str | None = None  # what the start-up store check repaired, if anything
 
     # ---- parts, built on first use -----------------------------------------------------------
     @cached_property
@@ -125,7 +127,19 @@ class PaperChat:
         return len(papers), len(texts)
 
     def ensure_index(self, progress: ProgressFn | None = None) -> IngestSummary | None:
-        """Ingest the configured corpus when the store is empty; otherwise do nothing."""
+        """Ingest the configured corpus when the store is empty; otherwise do nothing.
+
+        Before that, once per process, check that catalog and Chroma agree (an ingest killed
+        mid-way) and repair the store if not; store.notify shows the one line saying so.
+        """
+        if not self._store_checked:
+            from assistant.embeddings import resolve_model_path, torch_threads
+
+            self._store_checked = True
+            pipeline = IngestPipeline(self.store, lambda texts: self.embed_model.get_text_embedding_batch(texts),
+                                      resolve_model_path(self.settings))
+            with torch_threads(self.settings.ingest_threads):
+                self.store_notice = pipeline.check_store(progress)
         if len(self.store.catalog) == 0:
             return self.ingest(None, progress)
         return None

@@ -10,7 +10,9 @@ from __future__ import annotations
 import fcntl
 import json
 import sqlite3
-from collections.abc import Iterator
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -34,6 +36,7 @@ CREATE TABLE IF NOT EXISTS papers (
     chunks INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pending (id TEXT PRIMARY KEY);
 """
 
 
@@ -75,6 +78,8 @@ class Catalog:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"paper catalog {path} is unreadable ({exc}); move it away and re-ingest") from exc
         self._cache: dict[str, StoredPaper] | None = None
+        self._cache_generation = -1
+        self._read_lock = threading.Lock()  # UI threads share this connection and its cache
 
     def get_meta(self, key: str, default: str = "") -> str:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -94,13 +99,36 @@ class Catalog:
         return {r[0]: (r[1], json.loads(r[2])) for r in rows}
 
     def upsert(self, papers: list[tuple[Paper, int]]) -> None:
+        """Write the rows and, in the same transaction, clear their pending marks (see mark_pending)."""
         with self._db:
             self._db.executemany(
                 "INSERT OR REPLACE INTO papers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(p.id, p.title, p.abstract, json.dumps(p.authors), p.year, p.url, json.dumps(p.sources),
                   p.content_hash, n) for p, n in papers],
             )
+            self._db.executemany("DELETE FROM pending WHERE id = ?", [(p.id,) for p, _ in papers])
             self._bump()
+
+    def mark_pending(self, ids: list[str]) -> None:
+        """Record, before their chunks change in Chroma, which papers are being written.
+
+        A crash between the Chroma write and the catalog upsert then leaves a mark saying whose
+        chunks cannot be trusted (new text under an old row, or half of a batch); ids alone
+        cannot tell, since an updated paper reuses the ids `<id>#0..`.
+        """
+        with self._db:
+            self._db.executemany("INSERT OR IGNORE INTO pending VALUES (?)", [(i,) for i in ids])
+
+    def pending(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT id FROM pending ORDER BY id")]
+
+    def clear_pending(self, ids: list[str]) -> None:
+        with self._db:
+            self._db.executemany("DELETE FROM pending WHERE id = ?", [(i,) for i in ids])
+
+    def expected_chunks(self) -> int:
+        """How many chunks Chroma should hold: one indexed SUM, cheap even at 100k papers."""
+        return int(self._db.execute("SELECT COALESCE(SUM(chunks), 0) FROM papers").fetchone()[0])
 
     def update_sources(self, updates: dict[str, list[str]]) -> None:
         with self._db:
@@ -122,15 +150,37 @@ class Catalog:
 
     def papers(self) -> dict[str, StoredPaper]:
         """All papers by id, read once per generation and kept in memory."""
-        if self._cache is None:
-            rows = self._db.execute(
-                "SELECT id, title, abstract, authors, year, url, sources, content_hash, chunks FROM papers ORDER BY id"
-            )
+        return self.snapshot()[1]
+
+    def snapshot(self) -> tuple[int, dict[str, StoredPaper]]:
+        """(generation, papers) read in one transaction, so the two always belong together.
+
+        The cache is keyed by the generation, not only cleared by this process's own writes: an
+        ingest in another process (CLI beside the UI) must not leave this one on stale rows, nor
+        let it stamp a keyword index built from them with the newer generation.
+        """
+        with self._read_lock:
+            generation = self.generation
+            if self._cache is not None and self._cache_generation == generation:
+                return generation, self._cache
+            while True:
+                # Every write bumps the generation in its own transaction, so an unchanged generation
+                # around the read means the rows are exactly that generation's (no explicit BEGIN:
+                # it would clash with a write in progress on this shared connection).
+                rows = self._db.execute(
+                    "SELECT id, title, abstract, authors, year, url, sources, content_hash, chunks FROM papers "
+                    "ORDER BY id"
+                ).fetchall()
+                after = self.generation
+                if after == generation:
+                    break
+                generation = after
             self._cache = {
                 r[0]: StoredPaper(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], json.loads(r[6]), r[7], r[8])
                 for r in rows
             }
-        return self._cache
+            self._cache_generation = generation
+            return generation, self._cache
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
@@ -161,11 +211,46 @@ def open_chroma_collection(settings: Settings) -> Any:
         raise StoreError(f"cannot open {where}: {exc}") from exc
 
 
+def _stderr_notice(message: str) -> None:
+    print(f"paperchat: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class StoreCheck:
+    """What the cheap start-up comparison of catalog, Chroma and keyword index found."""
+
+    expected_chunks: int
+    stored_chunks: int
+    pending: int
+    generation: int
+    keyword_generation: int
+
+    @property
+    def vectors_ok(self) -> bool:
+        return self.pending == 0 and self.expected_chunks == self.stored_chunks
+
+    @property
+    def ok(self) -> bool:
+        return self.vectors_ok and self.keyword_generation == self.generation
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.expected_chunks != self.stored_chunks:
+            found.append(f"Chroma holds {self.stored_chunks} chunks, the catalog expects {self.expected_chunks}")
+        if self.pending:
+            found.append(f"{self.pending} paper(s) were being written when an ingest stopped")
+        if self.keyword_generation != self.generation:
+            found.append("the keyword index is out of date")
+        return found
+
+
 class PaperStore:
     """Catalog + Chroma vectors + BM25, opened once and kept consistent by the ingest pipeline."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # Where one-line notices (waiting for a lock, a repair) go; the UI may point it elsewhere.
+        self.notify: Callable[[str], None] = _stderr_notice
         self.catalog = Catalog(settings.catalog_path)
         self.collection = open_chroma_collection(settings)
         from llama_index.vector_stores.chroma import ChromaVectorStore
@@ -210,6 +295,29 @@ class PaperStore:
     def expected_chunk_ids(self) -> set[str]:
         return {chunk_id(p.id, n) for p in self.catalog.papers().values() for n in range(p.chunks)}
 
+    def remove_papers_chunks(self, paper_ids: list[str]) -> None:
+        """Every chunk Chroma holds for these papers, whatever their numbers (by metadata, not by id)."""
+        for start in range(0, len(paper_ids), 500):
+            self.collection.delete(where={"paper_id": {"$in": paper_ids[start:start + 500]}})
+
+    def check(self) -> StoreCheck:
+        """Compare catalog and Chroma by counts only: no id scan, so it stays cheap at 100k papers.
+
+        Counts can agree while ids differ (one chunk lost, one orphan), which only a full
+        comparison (`paperchat ingest`) finds; every crash of an ingest is caught here though:
+        its unfinished batch is in the pending table.
+        """
+        return StoreCheck(self.catalog.expected_chunks(), int(self.collection.count()),
+                          len(self.catalog.pending()), self.catalog.generation, self._keyword_stamp())
+
+    def _keyword_stamp(self) -> int:
+        from assistant.keyword import STAMP_FILE
+
+        try:
+            return int(json.loads((self.settings.keyword_dir / STAMP_FILE).read_text())["generation"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return -1
+
     # ---- keyword index ----------------------------------------------------------------------
     def keyword_index(self) -> Any:
         """BM25 over chunks, loaded from disk when it matches the catalog, else rebuilt and saved."""
@@ -218,20 +326,54 @@ class PaperStore:
             return self._keyword_index
         from assistant.keyword import KeywordIndex
 
-        index = KeywordIndex.load(self.settings.keyword_dir, generation)
+        # Readers and an ingest in other processes save this index too, through one temporary
+        # directory: the file lock keeps two saves (or a save and a load) from interleaving.
+        with self._file_lock("keyword.lock", fcntl.LOCK_SH):
+            index = KeywordIndex.load(self.settings.keyword_dir, generation)
         if index is None:
-            index = KeywordIndex.build(self.catalog.papers().values(), self.settings.chunk_max_words)
-            index.save(self.settings.keyword_dir, generation)
+            with self._file_lock("keyword.lock", fcntl.LOCK_EX):
+                generation, papers = self.catalog.snapshot()
+                index = KeywordIndex.load(self.settings.keyword_dir, generation)  # another process built it
+                if index is None:
+                    index = KeywordIndex.build(papers.values(), self.settings.chunk_max_words)
+                    index.save(self.settings.keyword_dir, generation)
         self._keyword_index, self._keyword_generation = index, generation
         return index
 
     @contextmanager
-    def write_lock(self) -> Iterator[None]:
-        """One writer per data dir: a second ingest waits its turn instead of interleaving writes."""
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.settings.data_dir / "ingest.lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+    def _file_lock(self, name: str, mode: int) -> Iterator[None]:
+        try:
+            handle = open(self.settings.data_dir / name, "a")  # noqa: SIM115 - closed below
+        except OSError:
+            handle = None  # a read-only data dir: nobody can be writing it, so no lock is needed
+        if handle is None:
+            yield
+            return
+        with handle:
+            fcntl.flock(handle, mode)
             try:
                 yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextmanager
+    def write_lock(self, wait: bool = True) -> Iterator[bool]:
+        """One writer per data dir: a second ingest waits its turn instead of interleaving writes.
+
+        Yields True once the lock is held. With wait=False it yields False at once when another
+        process holds it (a start-up repair must not stall a reader behind a long ingest).
+        """
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.settings.data_dir / "ingest.lock", "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not wait:
+                    yield False
+                    return
+                self.notify(f"waiting for another ingest of {self.settings.data_dir} to finish")
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield True
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)

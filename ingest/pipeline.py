@@ -7,6 +7,9 @@ paper whose catalog row is missing or stale is simply re-embedded next time.
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -86,6 +89,15 @@ def read_inputs(paths: Sequence[Path], max_file_bytes: int,
     return list(by_id.values()), problems, len(files)
 
 
+@dataclass
+class Repair:
+    """What IngestPipeline.repair found and fixed in Chroma."""
+
+    orphans: list[str] = field(default_factory=list)  # chunk ids dropped: no catalog row has them
+    missing: set[str] = field(default_factory=set)  # catalog papers lacking some of their vectors
+    unfinished: list[str] = field(default_factory=list)  # a crashed batch's new papers, not in the catalog
+
+
 def _line_of(source: str) -> int:
     tail = source.rsplit(":", 1)[-1]
     return int(tail) if tail.isdigit() else 0
@@ -93,6 +105,13 @@ def _line_of(source: str) -> int:
 
 class IngestPipeline:
     """Diff incoming papers against the store and embed only what is new or changed."""
+
+    # TEST HOOK, for tests/test_crash_recovery.py only: with this variable set to a point's name,
+    # ingest stops itself (SIGSTOP) there, so a test can SIGKILL it exactly in a window a few
+    # milliseconds wide that watching its output cannot hit. Points: "chroma-written:<batch no>"
+    # (a batch's chunks are in Chroma, its catalog rows not yet written) and "keyword-index"
+    # (every batch is written, the keyword index is not).
+    TEST_PAUSE_ENV = "PAPERCHAT_TEST_HOOK_PAUSE"
 
     def __init__(self, store: Any, embed: EmbedFn, model_name: str, batch_papers: int = 32) -> None:
         self.store = store
@@ -150,16 +169,97 @@ class IngestPipeline:
         self._embed_and_store(to_embed, known, summary, progress)
         if relayout:
             self.store.set_layout(self.model_name)
+        self._test_pause("keyword-index")
         self.store.keyword_index()  # rebuild and persist now, not on the first question
 
     def repair(self) -> set[str]:
         """Make Chroma agree with the catalog: drop orphan chunks, return papers lacking vectors."""
+        return self._repair().missing
+
+    def _repair(self) -> Repair:
+        catalog = self.store.catalog
+        pending = catalog.pending()
+        if pending:
+            # A batch that crashed between its Chroma write and its catalog upsert: its chunks may
+            # be new text under an old row, and same-numbered ids hide that. Drop them all; rows
+            # that exist are re-embedded from the catalog below, new papers come with the next ingest.
+            self.store.remove_papers_chunks(pending)
         expected = self.store.expected_chunk_ids()
         actual = self.store.chunk_ids()
         orphans = sorted(actual - expected)
         if orphans:
             self.store.remove_chunks(orphans)
-        return {cid.rsplit("#", 1)[0] for cid in expected - actual}
+        if pending:
+            catalog.clear_pending(pending)  # only now: a crash before this repeats the drop, harmlessly
+        stored = catalog.papers()
+        return Repair(orphans, {cid.rsplit("#", 1)[0] for cid in expected - actual},
+                      [pid for pid in pending if pid not in stored])
+
+    def check_store(self, progress: ProgressFn | None = None) -> str | None:
+        """Start-up check of an existing store; repair it if catalog and Chroma disagree.
+
+        Cheap when they agree (counts only, see PaperStore.check). Returns the one line to show
+        (also sent to store.notify), or None when all is well.
+        """
+        store = self.store
+        where = store.settings.data_dir
+        first = store.check()
+        if first.ok:
+            return None
+        try:
+            with store.write_lock(wait=False) as held:
+                if held:
+                    message = self._recover(progress)
+                else:  # mid-batch counts disagree while an ingest runs; it repairs what it finds itself
+                    message = f"an ingest of {where} is in progress; answering from the papers indexed so far"
+        except Exception as exc:  # whatever failed (model, disk, Chroma): keep answering, say how to fix it
+            message = (f"the index in {where} disagrees with its catalog ({'; '.join(first.problems())}) and "
+                       f"could not be repaired ({type(exc).__name__}: {exc}); run `paperchat ingest "
+                       f"--data-dir {where}` to repair it")
+        if message:
+            store.notify(message)
+        return message
+
+    def _recover(self, progress: ProgressFn | None) -> str | None:
+        """Repair under the write lock: drop orphans, re-embed from the catalog, rebuild keywords."""
+        store = self.store
+        where = store.settings.data_dir
+        check = store.check()  # again, under the lock: an ingest may have finished meanwhile
+        if check.ok:
+            return None
+        if check.vectors_ok:
+            store.keyword_index()
+            return f"the keyword index of {where} was out of date; rebuilt it"
+        if not store.check_layout(self.model_name):
+            # Re-embedding a few papers with other chunk settings would mix two layouts in one index.
+            return (f"the index in {where} disagrees with its catalog ({'; '.join(check.problems())}) and its chunk "
+                    f"settings changed; run `paperchat ingest --data-dir {where}` to re-embed it")
+        repair = self._repair()
+        stored = store.catalog.papers()
+        papers = [Paper(id=row.id, title=row.title, abstract=row.abstract, authors=row.authors, year=row.year,
+                        url=row.url, sources=row.sources)
+                  for pid in sorted(repair.missing) if (row := stored.get(pid)) is not None]
+        summary = IngestSummary()
+        # No bar for nothing: a bar closed at 0/0 would hide the one of an ingest that follows.
+        self._embed_and_store(papers, store.catalog.hashes(), summary, progress if papers else None)
+        store.keyword_index()
+        done = [f"re-embedded {len(papers)} paper(s) from the catalog"]
+        if repair.orphans:
+            strays = {cid.rsplit("#", 1)[0] for cid in repair.orphans} - set(stored)
+            done.append(f"dropped {len(repair.orphans)} chunk(s) no catalog row has"
+                        + (f", of {len(strays)} paper(s) not in the catalog (ingest their files again "
+                           "to add them back)" if strays else ""))
+        if repair.unfinished:
+            done.append(f"discarded the partial vectors of {len(repair.unfinished)} paper(s) an interrupted "
+                        "ingest had not finished adding (run `paperchat ingest` again to add them)")
+        return (f"the index in {where} disagreed with its catalog ({'; '.join(check.problems())}); "
+                f"repaired it: {'; '.join(done)}")
+
+    def _test_pause(self, point: str) -> None:
+        """TEST HOOK (see TEST_PAUSE_ENV): never set outside tests; costs one dict lookup."""
+        if os.environ.get(self.TEST_PAUSE_ENV) == point:
+            print(f"paperchat: test hook: paused at {point}", file=sys.stderr, flush=True)
+            os.kill(os.getpid(), signal.SIGSTOP)
 
     def _embed_sorted(self, texts: list[str]) -> list[list[float]]:
         """Embed in order of length so each model batch pads little (about 15% faster on CPU)."""
@@ -186,7 +286,7 @@ class IngestPipeline:
         if progress:
             progress(0, total)
         stored = self.store.catalog.papers()
-        for start in range(0, len(planned), self.batch_papers):
+        for batch_no, start in enumerate(range(0, len(planned), self.batch_papers), 1):
             batch = planned[start:start + self.batch_papers]
             texts = [embedding_text(p.title, c.text) for p, chunks in batch for c in chunks]
             vectors = self._embed_sorted(texts)
@@ -209,11 +309,15 @@ class IngestPipeline:
                     )
                     node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=paper.id)
                     nodes.append(node)
+            # Mark, change Chroma, then write the rows (which clears the mark): a crash anywhere in
+            # between leaves the batch marked, and the next start or ingest redoes it (see _repair).
+            self.store.catalog.mark_pending([paper.id for paper, _ in batch])
             if stale:
                 self.store.remove_chunks(stale)
                 summary.chunks_removed += len(stale)
             if nodes:
                 self.store.vectors.add(nodes)
+            self._test_pause(f"chroma-written:{batch_no}")
             self.store.catalog.upsert([(paper, len(chunks)) for paper, chunks in batch])
             done += len(texts)
             summary.chunks_embedded += len(texts)
