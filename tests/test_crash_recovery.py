@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +140,20 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
+STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_processes() -> Iterator[None]:
+    """A failed assertion must not leave a stopped (test-hook) ingest holding a data dir's lock."""
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
 class Cli:
     """A `paperchat` subprocess whose stderr (progress bar, notices) is collected as it arrives."""
 
@@ -150,6 +164,7 @@ class Cli:
              "--config", str(workdir / "paperchat.toml")],
             cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
+        STARTED.append(self.proc)
         self._err: list[bytes] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
