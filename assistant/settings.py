@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     embedding_model: str = Field("", description="sentence-transformers model dir; empty = packaged all-MiniLM-L6-v2")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     embed_batch_size: int = Field(16, ge=1, description="small batches pad less; faster on CPU")
+    embed_max_tokens: int = Field(256, ge=16, description="word pieces the encoder reads per text (MiniLM's 256)")
     torch_threads: int = Field(1, ge=1, description="for query embedding: one thread kept p95 at ~40 ms where two "
                                "threads on a busy 2-core machine spiked to 500 ms")
     ingest_threads: int = Field(2, ge=1, description="for batch embedding during ingest")

@@ -7,6 +7,7 @@ catalog generation it was built from, so a stale one is rebuilt, never trusted.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import sqlite3
@@ -189,8 +190,9 @@ class Catalog:
         self._db.close()
 
 
-def open_chroma_collection(settings: Settings) -> Any:
-    """The Chroma collection, embedded (files under the data dir) or on a `chroma run` server."""
+def open_chroma_collection(settings: Settings, fresh: bool = False) -> Any:
+    """The Chroma collection, embedded (files under the data dir) or on a `chroma run` server;
+    `fresh` drops the old one first."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -202,6 +204,10 @@ def open_chroma_collection(settings: Settings) -> Any:
         else:
             settings.chroma_dir.mkdir(parents=True, exist_ok=True)
             client = chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+        if fresh:
+            # Nothing to delete is fine; chromadb's error type for that varies by version.
+            with contextlib.suppress(Exception):
+                client.delete_collection(settings.collection)
         return client.get_or_create_collection(
             settings.collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
@@ -276,6 +282,14 @@ class PaperStore:
 
     def set_layout(self, model: str) -> None:
         self.catalog.set_meta("layout", self._layout(model))
+
+    def reset_vectors(self) -> None:
+        """Start the vector collection afresh: a new model may embed into another dimension, which
+        Chroma refuses to mix into an existing collection. The catalog keeps every paper to re-embed."""
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.collection = open_chroma_collection(self.settings, fresh=True)
+        self.vectors = ChromaVectorStore(chroma_collection=self.collection)
 
     # ---- vectors ----------------------------------------------------------------------------
     def chunk_ids(self) -> set[str]:

@@ -134,6 +134,8 @@ class IngestPipeline:
     def _ingest(self, papers: list[Paper], summary: IngestSummary, progress: ProgressFn | None) -> None:
         catalog = self.store.catalog
         relayout = not self.store.check_layout(self.model_name)
+        if relayout:
+            self.store.reset_vectors()  # every chunk is re-embedded below; old vectors may not even fit
         known = catalog.hashes()
         missing_vectors = self.repair()
         to_embed: list[Paper] = []
