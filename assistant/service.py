@@ -22,7 +22,7 @@ from assistant.planner import compare_count, intent_of
 from assistant.retrieval import HybridRetriever, Mode, PaperHit
 from assistant.runtime import configure_environment, configure_llama_index
 from assistant.settings import Settings, load_settings
-from assistant.store import PaperStore, StoredPaper
+from assistant.store import PaperStore, StoredPaper, StoreError, chroma_failure
 from assistant.text import QUESTION_BOILERPLATE, content_stems, fold
 from ingest.pipeline import IngestPipeline, IngestSummary, ProgressFn
 from ingest.vectorfile import VectorFile, VectorFileError, text_key
@@ -149,12 +149,21 @@ class PaperChat:
         files = sorted({s.rsplit(":", 1)[0] for p in papers.values() for s in p.sources})
         return {
             "papers": len(papers),
-            "chunks": self.store.collection.count(),
+            "chunks": self._chunk_count(),
             "source_files": files,
             "data_dir": str(self.settings.data_dir),
             "chroma": (f"server {self.settings.chroma_host}:{self.settings.chroma_port}" if self.settings.chroma_host
                        else f"embedded {self.settings.chroma_dir}"),
         }
+
+    def _chunk_count(self) -> int:
+        try:
+            return int(self.store.collection.count())
+        except Exception as exc:
+            failure = chroma_failure(self.settings, exc)
+            if failure is None:
+                raise
+            raise failure from exc
 
     def search(self, query: str, top_k: int | None = None, mode: Mode = "hybrid") -> list[PaperHit]:
         hits = self.retriever.retrieve(query, max(top_k or self.settings.papers_top_k, CANDIDATES), mode)
@@ -193,13 +202,27 @@ class PaperChat:
         """
         started = time.perf_counter()
         question = CONTROL_CHARS.sub(" ", question or "").strip()
-        problem = self._question_problem(question)
+        try:
+            problem = self._question_problem(question)
+        except StoreError as exc:  # the store could not even be opened (e.g. Chroma server down)
+            problem = Answer(question, str(exc), "error")
         if problem is not None:
+            yield problem.text  # streamed like any answer, so a streaming caller prints it once
             yield problem
             return
         conversation = conversation or Conversation(max_turns=self.settings.history_turns)
         follow = classify(question, conversation)
-        answer = self._answer(question, follow, mode)
+        try:
+            answer = self._answer(question, follow, mode)
+        except Exception as exc:
+            # A Chroma server that went away: an error answer that says what to do, not a traceback.
+            # The client reconnects on its own, so the next question works once the server is back.
+            failure = chroma_failure(self.settings, exc)
+            if failure is None:
+                raise
+            yield str(failure)
+            yield Answer(question, str(failure), "error")
+            return
         chosen = generator or self.settings.generator
         if chosen not in GENERATORS:
             answer.notices.append(f"unknown generator {chosen!r}; used the extractive composer")
@@ -244,7 +267,7 @@ class PaperChat:
                                      "OPENAI_API_KEY for the OpenAI API)")
             base_url, model_name, key = s.openai_base_url, s.openai_model, key or "not-needed"
         endpoint = Endpoint(base_url, model_name, key, s.llm_timeout_s, s.llm_max_retries, s.llm_max_tokens,
-                            s.llm_temperature)
+                            s.llm_temperature, s.llm_total_timeout_s)
         self._generators[name] = ChatGenerator(endpoint)
         return self._generators[name]
 

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
     llm_timeout_s: float = Field(60.0, gt=0)
     llm_max_retries: int = Field(2, ge=0, description="retries with exponential backoff on errors and 429")
+    llm_total_timeout_s: float = Field(300.0, gt=0, description="longest one streamed answer may take; "
+                                       "keep-alive pings would otherwise reset llm_timeout_s forever")
     llm_max_tokens: int = Field(400, ge=16)
     llm_temperature: float = Field(0.1, ge=0, le=2)
     llm_sources: int = Field(3, ge=1, description="papers given to the model for a one-paper question")
@@ -84,8 +86,11 @@ class Settings(BaseSettings):
     # Web UI (`paperchat ui`). Any host but loopback needs ui_auth ("user:password").
     ui_host: str = "127.0.0.1"
     ui_port: int = Field(7860, ge=1, le=65535)
-    ui_auth: str | None = Field(None, description="user:password; required to bind beyond 127.0.0.1")
+    # SecretStr: a repr, a log line or a debug print of the settings shows '**********', not the password.
+    ui_auth: SecretStr | None = Field(None, description="user:password; required to bind beyond 127.0.0.1")
     max_upload_bytes: int = Field(20_000_000, ge=1)
+    ui_concurrency: int = Field(2, ge=1, le=64, description="requests the web UI answers at once; one per CPU "
+                                "core (each answer embeds its question on one torch thread)")
 
     # Limits on input.
     max_file_bytes: int = Field(50_000_000, ge=1)

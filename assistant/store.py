@@ -212,9 +212,39 @@ def open_chroma_collection(settings: Settings, fresh: bool = False) -> Any:
             settings.collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
     except Exception as exc:  # chromadb raises many types; all mean "cannot open the store"
-        where = (f"Chroma server at {settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host
-                 else f"Chroma files under {settings.chroma_dir}")
-        raise StoreError(f"cannot open {where}: {exc}") from exc
+        raise StoreError(f"cannot open {chroma_where(settings)}: {exc}; {chroma_advice(settings)}") from exc
+
+
+def chroma_where(settings: Settings) -> str:
+    return (f"Chroma server at {settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host
+            else f"Chroma files under {settings.chroma_dir}")
+
+
+def chroma_advice(settings: Settings) -> str:
+    """What the user can do about a Chroma failure (shown after the error, never a traceback)."""
+    if settings.chroma_host:
+        return (f"start the server (`chroma run --host {settings.chroma_host} --port {settings.chroma_port} "
+                "--path <its data path>`) and ask again, or unset chroma_host to use embedded files; "
+                "paperchat reconnects by itself")
+    return (f"check that {settings.chroma_dir} is readable and its disk not full; if its files are damaged, "
+            "move them away and re-ingest")
+
+
+def chroma_failure(settings: Settings, exc: BaseException) -> StoreError | None:
+    """`exc` as a StoreError naming the Chroma server (or files) and what to do; None if Chroma did not raise it.
+
+    An HttpClient whose server went away raises httpx transport errors, not Chroma's own types.
+    """
+    if isinstance(exc, StoreError):
+        return exc
+    import httpx
+    from chromadb.errors import ChromaError
+
+    if not isinstance(exc, httpx.HTTPError | ChromaError):
+        return None
+    problem = "is not answering" if isinstance(exc, httpx.TransportError) else "failed"
+    return StoreError(f"the {chroma_where(settings)} {problem} ({type(exc).__name__}: {exc}); "
+                      f"{chroma_advice(settings)}")
 
 
 def _stderr_notice(message: str) -> None:

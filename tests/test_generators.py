@@ -137,6 +137,12 @@ def make_handler(mode: str, calls: list[float]) -> type[BaseHTTPRequestHandler]:
                 for n, chunk in enumerate(sse_chunks(pieces)):
                     self.wfile.write(chunk)
                     self.wfile.flush()
+                    if mode == "ping" and n == 0:  # then only keep-alive comments, which reset a read timeout
+                        for _ in range(50):
+                            self.wfile.write(b": ping\n\n")
+                            self.wfile.flush()
+                            time.sleep(0.2)
+                        return
                     if mode == "drop" and n == 0:
                         self.connection.shutdown(socket.SHUT_RDWR)  # cut the stream mid-answer
                         return
@@ -222,6 +228,19 @@ def test_endpoint_faults_fall_back_to_the_extractive_answer(small_service: Paper
     assert seconds < 15  # bounded: 1 s timeout, 1 retry with backoff
     if mode in ("429", "500"):
         assert len(calls) == 2  # the first try and one retry
+
+
+def test_endpoint_sending_only_pings_is_cut_at_the_answer_deadline(small_service: PaperChat, endpoint) -> None:
+    url, _ = endpoint("ping")
+    before = small_service.settings.llm_total_timeout_s
+    small_service.settings.llm_total_timeout_s = 2.0
+    try:
+        answer, pieces, seconds = ask_via(small_service, url)
+    finally:
+        small_service.settings.llm_total_timeout_s = before
+    assert pieces == [GOOD_ANSWER[:40]]  # the first tokens streamed, then nothing but pings
+    assert answer.generator == "extractive" and "did not finish its answer within 2 s" in answer.notices[-1]
+    assert seconds < 6  # the pings alone would have held the answer for 10 s
 
 
 def test_endpoint_down_falls_back(small_service: PaperChat) -> None:

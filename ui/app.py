@@ -3,7 +3,8 @@
 Layout: a Chat tab (chat with streamed answers beside a sources panel, generator picker, example
 questions, new chat, export), an "Add papers" tab (upload and ingest with a progress bar) and a
 Collection tab (counts, source files, search by title). Each browser session keeps its own
-conversation in a gr.State; the service is shared, and calls into it run one at a time.
+conversation in a gr.State; the service is shared, and at most settings.ui_concurrency calls into it
+run at once (PaperChat is safe to share between threads; bench/load_ui.py measures it).
 
 The chat is also the API endpoint `/ask` (see the README for a gradio_client example).
 """
@@ -26,6 +27,7 @@ import gradio as gr
 from assistant.answer import Answer
 from assistant.chat import Conversation
 from assistant.export import export_conversation
+from assistant.store import chroma_failure
 from ui import render
 from ui.bind import check_bind
 from ui.uploads import UPLOAD_SUFFIXES, store_uploads
@@ -41,7 +43,7 @@ EXAMPLES = [
     "What does FlashAttention-2 improve?",
     "Which papers reduce the memory needed to train large models?",
 ]
-SERVICE_QUEUE = "paperchat-service"  # every call into the service shares one queue slot
+SERVICE_QUEUE = "paperchat-service"  # every call into the service shares these queue slots
 
 CSS = """
 .pc-sources { font-size: 0.92rem; line-height: 1.45; }
@@ -192,8 +194,12 @@ class PaperChatUI:
                 pending["content"] = render.answer_message(text, turn)
                 yield None, messages, gr.skip(), "Answering…", "", session
         except Exception as exc:  # shown in the chat; the session stays usable
-            log.exception("answering %r failed", question)
-            answer = Answer(question, f"Sorry, answering failed: {type(exc).__name__}: {exc}", "error")
+            failure = chroma_failure(self.service.settings, exc)
+            if failure is not None:  # e.g. the Chroma server is down: the message names it and says what to do
+                answer = Answer(question, str(failure), "error")
+            else:
+                log.exception("answering %r failed", question)
+                answer = Answer(question, f"Sorry, answering failed: {type(exc).__name__}: {exc}", "error")
         if answer is None:
             answer = Answer(question, text or "No answer was produced.", "error")
         session.turns.append((question, answer))
@@ -254,7 +260,8 @@ class PaperChatUI:
 
 def build_app(service: PaperChat) -> gr.Blocks:
     ui = PaperChatUI(service)
-    queue = {"concurrency_id": SERVICE_QUEUE, "concurrency_limit": 1}
+    # One slot per core: answering is CPU-bound (one torch thread each), more slots only add contention.
+    queue = {"concurrency_id": SERVICE_QUEUE, "concurrency_limit": service.settings.ui_concurrency}
     choices = ui.generators()
     with gr.Blocks(title="paperchat", analytics_enabled=False) as demo:
         session = gr.State(None)
@@ -330,6 +337,9 @@ def launch(service: PaperChat, host: str | None = None, port: int | None = None,
     host = host or settings.ui_host
     port = port or settings.ui_port
     credentials = check_bind(host, auth or settings.ui_auth)
+    # Gradio keeps its own copy of every upload (and export) in a cache before add_files copies it to
+    # <data_dir>/uploads: keep that cache under the data dir too, not in a /tmp/gradio shared by all users.
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(settings.data_dir).resolve() / "tmp" / "gradio"))
     demo = build_app(service)
     demo.launch(server_name=host, server_port=port, auth=credentials, prevent_thread_lock=not block, quiet=quiet,
                 share=False, inbrowser=False, show_error=False, max_file_size=settings.max_upload_bytes,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from pydantic import SecretStr
+
 from assistant.settings import SettingsError
 
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
@@ -22,8 +24,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(host: str, auth: str | None) -> tuple[str, str] | None:
+def check_bind(host: str, auth: str | SecretStr | None) -> tuple[str, str] | None:
     """(user, password) for Gradio's login, or None; refuses a non-loopback host without auth."""
+    if isinstance(auth, SecretStr):  # settings.ui_auth: unwrapped only here, for Gradio's login check
+        auth = auth.get_secret_value()
     credentials = None
     if auth:
         user, sep, password = auth.partition(":")

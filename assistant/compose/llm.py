@@ -9,8 +9,9 @@ which the service turns into a notice and the extractive answer.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -22,11 +23,12 @@ class GeneratorError(RuntimeError):
 class Endpoint:
     base_url: str | None  # None: the OpenAI cloud (only when the user chose it with an API key)
     model: str
-    api_key: str
+    api_key: str = field(repr=False)  # a repr (debug print, log line) must never show the key
     timeout_s: float
     max_retries: int
     max_tokens: int
     temperature: float
+    total_timeout_s: float = 300.0  # the whole streamed answer; timeout_s bounds each wait for data
 
     @property
     def label(self) -> str:
@@ -59,9 +61,20 @@ class ChatGenerator:
 
     def stream(self, messages: list[dict[str, str]], stream: bool = True) -> Iterator[str]:
         """Text pieces as they arrive; raises GeneratorError on any failure, mid-stream included."""
+        expired = threading.Event()
+        try:
+            yield from self._stream(messages, stream, expired)
+        except Exception as exc:  # whatever closing the stream under a read raised: the deadline is the cause
+            if expired.is_set():
+                raise GeneratorError(f"{self.endpoint.label} did not finish its answer within "
+                                     f"{self.endpoint.total_timeout_s:g} s") from exc
+            raise
+
+    def _stream(self, messages: list[dict[str, str]], stream: bool, expired: threading.Event) -> Iterator[str]:
         import httpx
         import openai
 
+        watchdog: threading.Timer | None = None
         try:
             if not stream:
                 response = self._request(messages, stream=False)
@@ -71,7 +84,20 @@ class ChatGenerator:
                 yield content
                 return
             finished = False
-            for chunk in self._request(messages, stream=True):
+            chunks = self._request(messages, stream=True)
+
+            def expire() -> None:
+                expired.set()
+                chunks.close()
+
+            # timeout_s bounds each read, but an endpoint that sends keep-alive pings (SSE comments)
+            # and no tokens never trips it: the watchdog closes the stream when the whole answer is late.
+            watchdog = threading.Timer(self.endpoint.total_timeout_s, expire)
+            watchdog.daemon = True
+            watchdog.start()
+            for chunk in chunks:
+                if expired.is_set():
+                    break
                 if not getattr(chunk, "choices", None):
                     continue
                 choice = chunk.choices[0]
@@ -95,3 +121,6 @@ class ChatGenerator:
         except (openai.OpenAIError, ValueError, KeyError, AttributeError, TypeError) as exc:
             # Malformed JSON, a stream cut mid-way, an unexpected payload shape.
             raise GeneratorError(f"{self.endpoint.label} sent a malformed response ({type(exc).__name__})") from exc
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
