@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
 from functools import cached_property
@@ -50,6 +51,7 @@ class PaperChat:
         self._generators: dict[str, ChatGenerator] = {}
         self._local_server: LocalLlamaServer | None = None
         self._store_checked = False
+        self._check_lock = threading.Lock()
         self.store_notice: str | None = None  # what the start-up store check repaired, if anything
 
     # ---- parts, built on first use -----------------------------------------------------------
@@ -132,14 +134,15 @@ class PaperChat:
         Before that, once per process, check that catalog and Chroma agree (an ingest killed
         mid-way) and repair the store if not; store.notify shows the one line saying so.
         """
-        if not self._store_checked:
-            from assistant.embeddings import resolve_model_path, torch_threads
+        with self._check_lock:  # two UI requests arriving together check (and repair) once
+            if not self._store_checked:
+                from assistant.embeddings import resolve_model_path, torch_threads
 
-            self._store_checked = True
-            pipeline = IngestPipeline(self.store, lambda texts: self.embed_model.get_text_embedding_batch(texts),
-                                      resolve_model_path(self.settings))
-            with torch_threads(self.settings.ingest_threads):
-                self.store_notice = pipeline.check_store(progress)
+                pipeline = IngestPipeline(self.store, lambda texts: self.embed_model.get_text_embedding_batch(texts),
+                                          resolve_model_path(self.settings))
+                with torch_threads(self.settings.ingest_threads):
+                    self.store_notice = pipeline.check_store(progress)
+                self._store_checked = True  # only once it ran: a check cut short (Chroma down) runs again
         if len(self.store.catalog) == 0:
             return self.ingest(None, progress)
         return None
@@ -492,6 +495,7 @@ class PaperChat:
         text = self.composer.refusal(reason, nearest)
         return Answer(question, text, "refusal", [], self._ranked(hits, []), True, query, [],
                       [], timings)
+
 
 def _load_vectors(paths: Sequence[Path], model: str) -> dict[bytes, np.ndarray]:
     """Text key -> vector from vector files, which must come from the collection's model."""
