@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -31,7 +30,6 @@ class HybridRetriever:
         self.dense_top_k = dense_top_k
         self.keyword_top_k = keyword_top_k
         self.fusion_k = fusion_k
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bm25")
 
     def dense(self, query: str) -> list[tuple[str, str, float]]:
         """(chunk id, paper id, cosine) best first; the raw Chroma client skips per-hit node decoding."""
@@ -71,15 +69,9 @@ class HybridRetriever:
                 if number not in hit.chunks:
                     hit.chunks.append(number)
 
-        if mode == "hybrid":
-            # BM25 runs on another thread while the query is embedded (torch and numpy release the
-            # GIL): the two overlap on two cores instead of adding up.
-            keyword = self._pool.submit(self.keyword, query)
+        if mode in ("hybrid", "dense"):
             collect(self.dense(query), "dense")
-            collect(keyword.result(), "keyword")
-        elif mode == "dense":
-            collect(self.dense(query), "dense")
-        else:
+        if mode in ("hybrid", "keyword"):
             collect(self.keyword(query), "keyword")
         ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)
         return ranked[:top_k]
