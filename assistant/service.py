@@ -106,7 +106,7 @@ class PaperChat:
             loaded += len(texts) - len(missing)
             return [precomputed[k].tolist() if k in precomputed else next(computed) for k in keys]
 
-        pipeline = IngestPipeline(self.store, embed, model_path)
+        pipeline = IngestPipeline(self.store, embed, model_path, self.settings.ingest_batch_papers)
         with torch_threads(self.settings.ingest_threads):
             summary = pipeline.run(list(paths) if paths else list(self.settings.corpus), progress)
         summary.chunks_loaded = loaded
@@ -139,7 +139,7 @@ class PaperChat:
                 from assistant.embeddings import resolve_model_path, torch_threads
 
                 pipeline = IngestPipeline(self.store, lambda texts: self.embed_model.get_text_embedding_batch(texts),
-                                          resolve_model_path(self.settings))
+                                          resolve_model_path(self.settings), self.settings.ingest_batch_papers)
                 with torch_threads(self.settings.ingest_threads):
                     self.store_notice = pipeline.check_store(progress)
                 self._store_checked = True  # only once it ran: a check cut short (Chroma down) runs again

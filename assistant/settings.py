@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     torch_threads: int = Field(1, ge=1, description="for query embedding: one thread kept p95 at ~40 ms where two "
                                "threads on a busy 2-core machine spiked to 500 ms")
     ingest_threads: int = Field(2, ge=1, description="for batch embedding during ingest")
+    ingest_batch_papers: int = Field(32, ge=1, description="papers embedded and written per step: progress "
+                                     "moves (and a crash loses) at most this many")
 
     # Chunking: MiniLM reads 256 word pieces; title + chunk must stay well inside that.
     chunk_max_words: int = Field(90, ge=10, le=180)

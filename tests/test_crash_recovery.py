@@ -1,6 +1,6 @@
 """Crash recovery and concurrent use of one data dir, with real `paperchat` processes.
 
-`paperchat ingest` runs as a subprocess over an 80-paper corpus (three batches of up to 32
+`paperchat ingest` runs as a subprocess over a 20-paper corpus (three batches of up to 8
 papers) and is SIGKILLed at distinct points: while the first batch embeds (seen in its progress
 output), after the first batch is written (progress output again), between a batch's Chroma write
 and its catalog rows, and after the last batch but before the keyword index is saved. Those last
@@ -36,8 +36,8 @@ from ingest.chunking import paper_chunks
 from ingest.pipeline import IngestPipeline, read_inputs
 from ingest.records import Paper
 
-CORPUS_PAPERS = 80  # 32 + 32 + 16: three batches, a few seconds each on a 2-core CPU
-BATCH = 32
+CORPUS_PAPERS = 20  # 8 + 8 + 4: three batches of about a second each on a 2-core CPU
+BATCH = 8  # small batches (PAPERCHAT_INGEST_BATCH_PAPERS) keep every ingest here short
 TIMEOUT_S = 240
 PROGRESS = re.compile(r"(\d+)/(\d+) \[")  # tqdm's "106/297 [00:12<..." on stderr
 
@@ -136,7 +136,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, papers: list[Paper]) -> Pa
 
 def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERCHAT_")}
-    env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", **extra)
+    env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PAPERCHAT_INGEST_BATCH_PAPERS=str(BATCH),
+               **extra)
     return env
 
 
@@ -413,8 +414,8 @@ def test_startup_repairs_a_damaged_store(workdir: Path, papers: list[Paper], com
 
 def test_two_ingests_and_a_reader_at_once(workdir: Path, papers: list[Paper], tmp_path: Path) -> None:
     data = tmp_path / "data"
-    first = write_corpus(tmp_path / "first.jsonl", papers[:50])
-    second = write_corpus(tmp_path / "second.jsonl", papers[30:])  # 20 papers in both
+    first = write_corpus(tmp_path / "first.jsonl", papers[:12])  # two batches: 8 + 4
+    second = write_corpus(tmp_path / "second.jsonl", papers[8:])  # 4 papers in both
     # The first ingest is held (test hook) in the middle of its second batch, lock held and the
     # store mid-write, however slow the machine: the second must come while it is still writing.
     one = Cli(workdir, data, "ingest", str(first), "--json", pause="chroma-written:2")
@@ -437,8 +438,8 @@ def test_two_ingests_and_a_reader_at_once(workdir: Path, papers: list[Paper], tm
     assert (code_one, code_two) == (0, 0), one.stderr + two.stderr
     assert two.stderr.count(waiting) == 1 and waiting not in one.stderr
     summary_one, summary_two = json.loads(out_one), json.loads(out_two)
-    assert summary_one["added"] == 50
-    assert (summary_two["added"], summary_two["unchanged"]) == (30, 20)  # it saw all of the first one's papers
+    assert summary_one["added"] == 12
+    assert (summary_two["added"], summary_two["unchanged"]) == (8, 4)  # it saw all of the first one's papers
     assert summary_two["total_papers"] == CORPUS_PAPERS
     assert_exact(inspect(workdir, data), papers)
     ask(workdir, data, papers[-1])
