@@ -37,7 +37,6 @@ import json
 import os
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_core import machine, percentile  # noqa: E402
+from bench.procs import free_port, stop  # noqa: E402
 
 CORPUS = ROOT / "data" / "corpus"
 HOST = "127.0.0.1"
@@ -341,12 +341,6 @@ def help_time() -> float:
     return round(statistics.median(timed_runs([cli, "--help"], dict(os.environ), HELP_RUNS)), 3)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
 def heartbeat(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://{HOST}:{port}/api/v2/heartbeat", timeout=2) as response:
@@ -362,7 +356,7 @@ def chroma_server(path: Path) -> Iterator[tuple[int, int]]:
     executable = str(chroma) if chroma.exists() else shutil.which("chroma")
     if not executable:
         raise SystemExit("the `chroma` command (installed with chromadb) is missing")
-    port = free_port()
+    port = free_port(HOST)
     log_path = path.with_name("chroma-server.log")
     with log_path.open("a") as log:
         process = subprocess.Popen([executable, "run", "--path", str(path), "--host", HOST, "--port", str(port)],
@@ -375,12 +369,7 @@ def chroma_server(path: Path) -> Iterator[tuple[int, int]]:
             time.sleep(0.2)
         yield port, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        stop(process, 15)
 
 
 def measure_size(args: argparse.Namespace, size: int, question: str) -> Figures:

@@ -22,7 +22,6 @@ import json
 import os
 import random
 import re
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -37,6 +36,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.procs import free_port, stop  # noqa: E402
+
 HOST = "127.0.0.1"
 STARTUP_S = 300  # the UI loads torch, the model and the index before it answers
 
@@ -86,12 +89,6 @@ class Turn:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def short_names(data_dir: Path) -> list[tuple[str, str]]:
@@ -324,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         url = args.url
         if url is None:
             ensure_ingested(args.data_dir, env)
-            port = free_port()
+            port = free_port(HOST)
             if args.ui_concurrency:
                 env["PAPERCHAT_UI_CONCURRENCY"] = str(args.ui_concurrency)
             log = (args.data_dir / "load-ui.log").open("wb")
@@ -340,12 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         summary["ui_concurrency"] = args.ui_concurrency or "default"
     finally:
         if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
+            stop(process, 30)
         if temp is not None:
             temp.cleanup()
     print(report(summary))
