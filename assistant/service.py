@@ -91,7 +91,7 @@ class PaperChat:
                vectors: Sequence[Path] = ()) -> IngestSummary:
         """Ingest files; `vectors` are vector files (`paperchat embed`, `python -m ingest.embed_batch`)
         whose embeddings are used instead of computing them here, chunk by chunk where texts match."""
-        from assistant.embeddings import resolve_model_path, torch_threads
+        from assistant.embeddings import resolve_model_path
 
         model_path = resolve_model_path(self.settings)
         precomputed = _load_vectors(vectors, Path(model_path).name)
@@ -107,14 +107,13 @@ class PaperChat:
             return [precomputed[k].tolist() if k in precomputed else next(computed) for k in keys]
 
         pipeline = IngestPipeline(self.store, embed, model_path, self.settings.ingest_batch_papers)
-        with torch_threads(self.settings.ingest_threads):
-            summary = pipeline.run(list(paths) if paths else list(self.settings.corpus), progress)
+        summary = pipeline.run(list(paths) if paths else list(self.settings.corpus), progress)
         summary.chunks_loaded = loaded
         return summary
 
     def embed_to_file(self, paths: Sequence[Path] | None, out: Path, dtype: str = "float16") -> tuple[int, int]:
         """Embed papers into a vector file without touching the store: (papers, chunks)."""
-        from assistant.embeddings import resolve_model_path, torch_threads
+        from assistant.embeddings import resolve_model_path
         from ingest.embed_batch import chunk_texts, embed_texts, read_papers
 
         papers = read_papers(list(paths) if paths else list(self.settings.corpus), self.settings.max_file_bytes)
@@ -123,8 +122,7 @@ class PaperChat:
         def encode(batch: list[str]) -> np.ndarray:
             return np.asarray(self.embed_model.get_text_embedding_batch(batch), dtype=np.float32)
 
-        with torch_threads(self.settings.ingest_threads):
-            vector_file = embed_texts(texts, encode, Path(resolve_model_path(self.settings)).name)
+        vector_file = embed_texts(texts, encode, Path(resolve_model_path(self.settings)).name)
         vector_file.save(out, dtype)
         return len(papers), len(texts)
 
@@ -136,12 +134,11 @@ class PaperChat:
         """
         with self._check_lock:  # two UI requests arriving together check (and repair) once
             if not self._store_checked:
-                from assistant.embeddings import resolve_model_path, torch_threads
+                from assistant.embeddings import resolve_model_path
 
                 pipeline = IngestPipeline(self.store, lambda texts: self.embed_model.get_text_embedding_batch(texts),
                                           resolve_model_path(self.settings), self.settings.ingest_batch_papers)
-                with torch_threads(self.settings.ingest_threads):
-                    self.store_notice = pipeline.check_store(progress)
+                self.store_notice = pipeline.check_store(progress)
                 self._store_checked = True  # only once it ran: a check cut short (Chroma down) runs again
         if len(self.store.catalog) == 0:
             return self.ingest(None, progress)
