@@ -87,14 +87,26 @@ class KeywordIndex:
         return math.log(1 + (self.papers - df + 0.5) / (df + 0.5))
 
     def search(self, query: str, top_k: int) -> list[tuple[str, str, float]]:
-        """(chunk id, paper id, score) best first."""
+        """(chunk id, paper id, score) best first.
+
+        Straight to bm25s with the retriever's own stemmer and token pattern: LlamaIndex's
+        `retrieve` rebuilds a TextNode from JSON for every hit, 1.7 of its 2.2 ms per question here.
+        """
         if self.retriever is None:
             return []
-        from llama_index.core.schema import QueryBundle
+        import bm25s
 
-        self.retriever.similarity_top_k = max(1, min(top_k, len(self.retriever.corpus)))
+        r = self.retriever
+        tokens = bm25s.tokenize(query, stemmer=None if r.skip_stemming else r.stemmer, token_pattern=r.token_pattern,
+                                show_progress=False)
         try:
-            hits = self.retriever.retrieve(QueryBundle(query_str=query))
+            docs, scores = r.bm25.retrieve(tokens, k=max(1, min(top_k, len(r.corpus))), show_progress=False)
         except (ValueError, IndexError):
             return []  # a query with no indexable words
-        return [(h.node.node_id, h.node.metadata["paper_id"], float(h.score)) for h in hits if h.score > 0]
+        hits = []
+        for doc, score in zip(docs[0], scores[0], strict=True):
+            if score > 0:
+                # bm25s hands back the stored record when its corpus was loaded with it, else a row number.
+                record = doc if isinstance(doc, dict) else r.corpus[int(doc)]
+                hits.append((record["node_id"], record["paper_id"], float(score)))
+        return hits
