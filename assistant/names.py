@@ -7,10 +7,14 @@ tokens in its title ("YOLOv10", "GLM-130B") and names its abstract coins ("... (
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from assistant.text import fold, name_key
 
@@ -100,6 +104,49 @@ class NameIndex:
             self.vocabulary.add(name_key(word.removesuffix("'s")))
             self.vocabulary.update(name_key(part) for part in re.split(r"[-/]", word))
         self._corpus_text = "\n".join(folded)  # searched for names a question uses
+
+    def to_state(self) -> dict[str, Any]:
+        # Sets sorted: the same collection always gives the same file.
+        return {"names": self.names, "short_names": sorted(self.short_names),
+                "own": {pid: sorted(keys) for pid, keys in self._own.items()}, "title_keys": self._title_keys,
+                "vocabulary": sorted(self.vocabulary), "corpus_text": self._corpus_text}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> NameIndex:
+        index = cls.__new__(cls)
+        index.names = defaultdict(dict, state["names"])
+        index.short_names = set(state["short_names"])
+        index._own = {pid: set(keys) for pid, keys in state["own"].items()}
+        index._title_keys = state["title_keys"]
+        index.vocabulary = set(state["vocabulary"])
+        index._corpus_text = state["corpus_text"]
+        return index
+
+    def save(self, path: Path, generation: int) -> None:
+        """One file: a first line with the catalog generation it was built from, then the index.
+
+        Written under a per-process name and renamed over the old file, so readers see the old index or
+        the new one, whole, with no lock.
+        """
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        try:
+            with partial.open("w", encoding="utf-8") as handle:
+                handle.write(json.dumps({"generation": generation}) + "\n")
+                json.dump(self.to_state(), handle, ensure_ascii=False)
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, path: Path, generation: int) -> NameIndex | None:
+        """The saved index if it was built from this catalog generation; None if stale, missing or damaged."""
+        try:
+            with path.open(encoding="utf-8") as handle:
+                if json.loads(handle.readline()).get("generation") != generation:
+                    return None
+                return cls.from_state(json.load(handle))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
 
     def _add(self, key: str, pid: str, strength: int, word: str = "") -> None:
         if len(key) < 2 or key in GENERIC_NAMES or strength <= 0:

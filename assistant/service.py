@@ -47,7 +47,6 @@ class PaperChat:
     def __init__(self, settings: Settings | None = None) -> None:
         configure_environment()
         self.settings = settings or load_settings()
-        self._names: tuple[int, NameIndex] | None = None
         self._generators: dict[str, ChatGenerator] = {}
         self._local_server: LocalLlamaServer | None = None
         self._store_checked = False
@@ -81,10 +80,7 @@ class PaperChat:
 
     @property
     def names(self) -> NameIndex:
-        generation = self.store.catalog.generation
-        if self._names is None or self._names[0] != generation:
-            self._names = (generation, NameIndex(self.store.catalog.papers().values()))
-        return self._names[1]
+        return self.store.name_index()
 
     # ---- ingest --------------------------------------------------------------------------------
     def ingest(self, paths: Sequence[Path] | None = None, progress: ProgressFn | None = None,

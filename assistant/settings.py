@@ -143,6 +143,10 @@ class Settings(BaseSettings):
     def keyword_dir(self) -> Path:
         return self.data_dir / "keyword"
 
+    @property
+    def names_path(self) -> Path:
+        return self.data_dir / "names.json"
+
 
 def _config_file_values(path: Path | None) -> dict[str, Any]:
     if path is None:

@@ -14,6 +14,7 @@ import pytest
 from conftest import SMALL_CORPUS, WriteFile, jsonl, paper_titled, small_papers
 
 from assistant.keyword import STAMP_FILE, KeywordIndex
+from assistant.names import NameIndex
 from assistant.service import PaperChat
 from assistant.store import PaperStore, chunk_id
 from ingest.chunking import embedding_text, paper_chunks
@@ -260,6 +261,33 @@ def test_stale_or_damaged_keyword_index_is_rebuilt(make_service: MakeService, wr
     service.ingest([write_file("more.jsonl", jsonl(records("MoE++")))])
     assert store.keyword_index() is not old and store.keyword_index().papers == 3
     assert_consistent(service)
+
+
+def test_name_index_is_saved_once_per_catalog_generation(make_service: MakeService, write_file: WriteFile) -> None:
+    service = make_service()
+    service.ingest([write_file("p.jsonl", jsonl(records("ZeRO++", "FuseMax")))])
+    settings, generation = service.settings, service.store.catalog.generation
+    built = service.store.name_index()
+    assert [m.paper_ids for m in built.mentions("Compare ZeRO++ and FuseMax")] == [[pid("ZeRO++")], [pid("FuseMax")]]
+
+    # A new process loads the saved file instead of reading every abstract: same answers.
+    loaded = NameIndex.load(settings.names_path, generation)
+    assert loaded is not None and loaded.to_state() == built.to_state()
+    fresh = PaperStore(settings).name_index()
+    assert fresh.unknown_names("Does FlashAttention-3 beat FuseMax?") == ["FlashAttention-3"]
+    assert fresh.own_names(pid("FuseMax")) == built.own_names(pid("FuseMax"))
+    assert NameIndex.load(settings.names_path, generation + 1) is None  # stale: rebuilt, never trusted
+
+    settings.names_path.write_text(json.dumps({"generation": generation}) + '\n{"names": ')  # cut short
+    assert NameIndex.load(settings.names_path, generation) is None
+    assert PaperStore(settings).name_index().mentions("What is ZeRO++?")[0].paper_ids == [pid("ZeRO++")]
+    assert NameIndex.load(settings.names_path, generation) is not None  # rebuilt and saved again
+
+    # An ingest moves the catalog on: the running store notices and rebuilds, and saves the new one.
+    service.ingest([write_file("more.jsonl", jsonl(records("MoE++")))])
+    assert service.store.name_index().mentions("What is MoE++?")[0].paper_ids == [pid("MoE++")]
+    assert NameIndex.load(settings.names_path, service.store.catalog.generation) is not None
+    assert not list(settings.data_dir.glob("names.json.*"))  # no partial files left
 
 
 def test_repair_reembeds_missing_chunks_and_drops_orphans(make_service: MakeService, write_file: WriteFile) -> None:
