@@ -68,9 +68,9 @@ def export(model_dir: Path, out: Path) -> None:
     mode = pooling_mode(model_dir)
     if not (model_dir / "tokenizer.json").exists():  # the runtime side tokenizes with `tokenizers` alone
         raise OnnxExportError(f"{model_dir}: no tokenizer.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f"{out.name}.{os.getpid()}.partial")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)  # an unwritable cache dir also means "stay on torch"
         _trace(model_dir, mode, partial)
         partial.replace(out)  # atomic: a process killed mid-export leaves no half-written model behind
     except Exception as exc:  # loading and tracing raise many kinds; all mean "stay on torch"

@@ -94,11 +94,23 @@ def test_a_model_the_exporter_refuses_runs_on_torch_with_one_line_saying_so(
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
 
 
+def test_a_cache_dir_that_cannot_be_written_leaves_the_model_on_torch(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from assistant.torch_embedding import TorchEmbedding
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache dir should be")
+    model = load_embedding(make_settings(tmp_path / "data", model_cache_dir=blocker / "cache"))
+    assert isinstance(model, TorchEmbedding) and len(model.get_query_embedding("attention")) == 384
+    assert "ONNX export failed" in capsys.readouterr().err
+
+
 def test_answering_never_imports_torch(onnx_model: OnnxEmbedding, make_service: Any, tmp_path: Path) -> None:
     make_service().ingest([SMALL_CORPUS])
     script = ("import sys; from assistant.service import PaperChat; from assistant.settings import load_settings; "
               "answer = PaperChat(load_settings()).ask('What does FuseMax accelerate?'); "
-              "print(sum('FuseMax' in t for t in answer.cited_titles), 'torch' in sys.modules, 'sentence_transformers' in sys.modules)")
+              "print(sum('FuseMax' in t for t in answer.cited_titles), 'torch' in sys.modules, "
+              "'sentence_transformers' in sys.modules)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERCHAT_")}
     env.update(PAPERCHAT_DATA_DIR=str(tmp_path / "data"), PAPERCHAT_CORPUS=str(SMALL_CORPUS))
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
