@@ -76,7 +76,7 @@ def export(model_dir: Path, out: Path) -> None:
     except Exception as exc:  # loading and tracing raise many kinds; all mean "stay on torch"
         raise OnnxExportError(f"{model_dir}: ONNX export failed ({type(exc).__name__}: {exc})") from exc
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # already renamed, or its directory was never made
             partial.unlink()
 
 
