@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,8 @@ def _trace(model_dir: Path, mode: str, out: Path) -> None:
 def ensure_exported(model_dir: Path, cache_dir: Path) -> Path:
     path = onnx_path(model_dir, cache_dir)
     if not path.exists():
+        # Said on stderr (stdout may be `--json`): the first start on a machine pauses a few seconds here.
+        print(f"paperchat: preparing the encoder for onnxruntime (once per model): {path}", file=sys.stderr)
         export(model_dir, path)
     return path
 

@@ -61,11 +61,14 @@ def test_onnx_and_torch_give_the_same_unit_vectors(onnx_model: OnnxEmbedding, to
     assert float(np.dot(onnx_model.get_query_embedding(query), torch_model.get_query_embedding(query))) > 0.99999
 
 
-def test_the_export_is_made_once_and_named_by_the_model_files(model_copy: Path, tmp_path: Path) -> None:
+def test_the_export_is_made_once_and_named_by_the_model_files(
+        model_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cache = tmp_path / "cache"
     first = ensure_exported(model_copy, cache)
+    assert "preparing the encoder for onnxruntime (once per model)" in capsys.readouterr().err  # the pause, explained
     stamp = first.stat().st_mtime_ns
     assert ensure_exported(model_copy, cache) == first and first.stat().st_mtime_ns == stamp  # reused
+    assert capsys.readouterr().err == ""
     assert [p.name for p in cache.iterdir()] == [first.name]  # no partial file left behind
 
     (model_copy / "config.json").write_text((model_copy / "config.json").read_text() + "\n")  # the model changed
