@@ -137,6 +137,15 @@ class NameIndex:
         finally:
             partial.unlink(missing_ok=True)
 
+    @staticmethod
+    def saved_generation(path: Path) -> int | None:
+        """The catalog generation the saved index was built from (its first line only), None if unreadable."""
+        try:
+            with path.open(encoding="utf-8") as handle:
+                return int(json.loads(handle.readline())["generation"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     @classmethod
     def load(cls, path: Path, generation: int) -> NameIndex | None:
         """The saved index if it was built from this catalog generation; None if stale, missing or damaged."""

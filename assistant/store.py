@@ -409,6 +409,14 @@ class PaperStore:
         self._name_index, self._name_generation = index, generation
         return index
 
+    def save_name_index(self) -> None:
+        """After an ingest: build and save the name index unless the saved one is current, so the next start
+        loads it instead of building it (an unchanged re-ingest does not even read it)."""
+        from assistant.names import NameIndex
+
+        if NameIndex.saved_generation(self.settings.names_path) != self.catalog.generation:
+            self.name_index()
+
     @contextmanager
     def _file_lock(self, name: str, mode: int) -> Iterator[None]:
         try:

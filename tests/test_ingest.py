@@ -265,8 +265,13 @@ def test_stale_or_damaged_keyword_index_is_rebuilt(make_service: MakeService, wr
 
 def test_name_index_is_saved_once_per_catalog_generation(make_service: MakeService, write_file: WriteFile) -> None:
     service = make_service()
-    service.ingest([write_file("p.jsonl", jsonl(records("ZeRO++", "FuseMax")))])
+    first = write_file("p.jsonl", jsonl(records("ZeRO++", "FuseMax")))
+    service.ingest([first])
     settings, generation = service.settings, service.store.catalog.generation
+    assert NameIndex.saved_generation(settings.names_path) == generation  # saved by the ingest, before any question
+    stamp = settings.names_path.stat().st_mtime_ns
+    service.ingest([first])  # nothing changed: the saved index is neither rebuilt nor rewritten
+    assert settings.names_path.stat().st_mtime_ns == stamp
     built = service.store.name_index()
     assert [m.paper_ids for m in built.mentions("Compare ZeRO++ and FuseMax")] == [[pid("ZeRO++")], [pid("FuseMax")]]
 
@@ -283,10 +288,10 @@ def test_name_index_is_saved_once_per_catalog_generation(make_service: MakeServi
     assert PaperStore(settings).name_index().mentions("What is ZeRO++?")[0].paper_ids == [pid("ZeRO++")]
     assert NameIndex.load(settings.names_path, generation) is not None  # rebuilt and saved again
 
-    # An ingest moves the catalog on: the running store notices and rebuilds, and saves the new one.
+    # An ingest moves the catalog on: it saves the new index, and the running store picks it up.
     service.ingest([write_file("more.jsonl", jsonl(records("MoE++")))])
+    assert NameIndex.saved_generation(settings.names_path) == service.store.catalog.generation
     assert service.store.name_index().mentions("What is MoE++?")[0].paper_ids == [pid("MoE++")]
-    assert NameIndex.load(settings.names_path, service.store.catalog.generation) is not None
     assert not list(settings.data_dir.glob("names.json.*"))  # no partial files left
 
 
