@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from assistant.text import fold, name_key
 
@@ -142,7 +142,7 @@ class NameIndex:
         """The catalog generation the saved index was built from (its first line only), None if unreadable."""
         try:
             with path.open(encoding="utf-8") as handle:
-                return int(json.loads(handle.readline())["generation"])
+                return _read_stamp(handle)
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -151,7 +151,7 @@ class NameIndex:
         """The saved index if it was built from this catalog generation; None if stale, missing or damaged."""
         try:
             with path.open(encoding="utf-8") as handle:
-                if json.loads(handle.readline()).get("generation") != generation:
+                if _read_stamp(handle) != generation:
                     return None
                 return cls.from_state(json.load(handle))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -204,6 +204,11 @@ class NameIndex:
         # text (about 120 MB at 100k papers); only names not seen as one word ("Llama 3") are searched.
         return [name for name, _ in entities(question)
                 if name_key(name) not in self.vocabulary and not _phrase_in(self._corpus_text, name)]
+
+
+def _read_stamp(handle: IO[str]) -> int:
+    """The first line of a saved index: the catalog generation it was built from."""
+    return int(json.loads(handle.readline())["generation"])
 
 
 def entities(question: str) -> list[tuple[str, re.Pattern[str]]]:

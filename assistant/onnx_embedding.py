@@ -128,12 +128,16 @@ def load_onnx_embedding(model_dir: Path, cache_dir: Path, max_tokens: int, query
                         batch_size: int) -> OnnxEmbedding:
     """The cached export, made first if missing; a cache file onnxruntime cannot open is exported again."""
     path = ensure_exported(model_dir, cache_dir)
-    try:
+
+    def open_model() -> OnnxEmbedding:
         return OnnxEmbedding(str(model_dir), path, max_tokens, query_threads, batch_threads, batch_size)
+
+    try:
+        return open_model()
     except Exception:  # onnxruntime's load errors share no base class
         path.unlink(missing_ok=True)
         export(model_dir, path)
-        return OnnxEmbedding(str(model_dir), path, max_tokens, query_threads, batch_threads, batch_size)
+        return open_model()
 
 
 class OnnxEmbedding(BaseEmbedding):

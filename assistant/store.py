@@ -409,11 +409,12 @@ class PaperStore:
         self._name_index, self._name_generation = index, generation
         return index
 
-    def save_name_index(self) -> None:
-        """After an ingest: build and save the name index unless the saved one is current, so the next start
-        loads it instead of building it (an unchanged re-ingest does not even read it)."""
+    def refresh_indexes(self) -> None:
+        """After a write (ingest, repair): bring the saved keyword and name indexes up to the catalog now, so
+        the next start loads them instead of building them. A current name index is not even read."""
         from assistant.names import NameIndex
 
+        self.keyword_index()
         if NameIndex.saved_generation(self.settings.names_path) != self.catalog.generation:
             self.name_index()
 

@@ -172,8 +172,7 @@ class IngestPipeline:
         if relayout:
             self.store.set_layout(self.model_name)
         self._test_pause("keyword-index")
-        self.store.keyword_index()  # rebuild and persist now, not on the first question
-        self.store.save_name_index()  # likewise (~25 s at 100k papers)
+        self.store.refresh_indexes()  # now, not on the first question (~25 s for names at 100k papers)
 
     def repair(self) -> set[str]:
         """Make Chroma agree with the catalog: drop orphan chunks, return papers lacking vectors."""
@@ -231,7 +230,7 @@ class IngestPipeline:
         if check.ok:
             return None
         if check.vectors_ok:
-            store.keyword_index()
+            store.refresh_indexes()
             return f"the keyword index of {where} was out of date; rebuilt it"
         if not store.check_layout(self.model_name):
             # Re-embedding a few papers with other chunk settings would mix two layouts in one index.
@@ -245,7 +244,7 @@ class IngestPipeline:
         summary = IngestSummary()
         # No bar for nothing: a bar closed at 0/0 would hide the one of an ingest that follows.
         self._embed_and_store(papers, store.catalog.hashes(), summary, progress if papers else None)
-        store.keyword_index()
+        store.refresh_indexes()
         done = [f"re-embedded {len(papers)} paper(s) from the catalog"]
         if repair.orphans:
             strays = {cid.rsplit("#", 1)[0] for cid in repair.orphans} - set(stored)

@@ -260,7 +260,7 @@ class PaperChatUI:
 
 def build_app(service: PaperChat) -> gr.Blocks:
     ui = PaperChatUI(service)
-    # One slot per core: answering is CPU-bound (one torch thread each), more slots only add contention.
+    # One slot per core: answering is CPU-bound, more slots only add contention (bench/load_ui.py).
     queue = {"concurrency_id": SERVICE_QUEUE, "concurrency_limit": service.settings.ui_concurrency}
     choices = ui.generators()
     with gr.Blocks(title="paperchat", analytics_enabled=False) as demo:
