@@ -269,8 +269,13 @@ class StoreCheck:
         return self.pending == 0 and self.expected_chunks == self.stored_chunks
 
     @property
+    def keyword_ok(self) -> bool:
+        # Generation 0: the catalog was never written, so there is no keyword index to be stale (a new data dir).
+        return self.keyword_generation == self.generation or self.generation == 0
+
+    @property
     def ok(self) -> bool:
-        return self.vectors_ok and self.keyword_generation == self.generation
+        return self.vectors_ok and self.keyword_ok
 
     def problems(self) -> list[str]:
         found = []
@@ -278,7 +283,7 @@ class StoreCheck:
             found.append(f"Chroma holds {self.stored_chunks} chunks, the catalog expects {self.expected_chunks}")
         if self.pending:
             found.append(f"{self.pending} paper(s) were being written when an ingest stopped")
-        if self.keyword_generation != self.generation:
+        if not self.keyword_ok:
             found.append("the keyword index is out of date")
         return found
 

@@ -382,6 +382,13 @@ def test_empty_store_searches_return_nothing(make_service: MakeService, tmp_path
     assert service.stats()["papers"] == 0
 
 
+def test_first_start_on_a_new_data_dir_reports_no_repair(make_service: MakeService) -> None:
+    service = make_service()
+    summary = service.ensure_index()  # nothing there yet: the configured corpus is ingested, nothing "repaired"
+    assert summary is not None and summary.total_papers == 15
+    assert service.store_notice is None
+
+
 @pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
 def test_search_modes_return_catalog_papers(small_service: PaperChat, mode: str) -> None:
     hits = small_service.search("memory efficient training of large models", 5, mode)  # type: ignore[arg-type]
