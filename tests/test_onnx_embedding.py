@@ -69,7 +69,8 @@ def test_the_export_is_made_once_and_named_by_the_model_files(
     stamp = first.stat().st_mtime_ns
     assert ensure_exported(model_copy, cache) == first and first.stat().st_mtime_ns == stamp  # reused
     assert capsys.readouterr().err == ""
-    assert [p.name for p in cache.iterdir()] == [first.name]  # no partial file left behind
+    assert [p.name for p in cache.glob("*.onnx")] == [first.name]
+    assert not list(cache.rglob("*.partial"))  # no partial file left behind
 
     (model_copy / "config.json").write_text((model_copy / "config.json").read_text() + "\n")  # the model changed
     assert onnx_path(model_copy, cache) != first
@@ -79,6 +80,30 @@ def test_the_export_is_made_once_and_named_by_the_model_files(
     damaged.write_bytes(b"not a model")
     model = load_onnx_embedding(model_copy, cache, 256, 1, 1, 16)
     assert damaged.stat().st_size > 1_000_000 and len(model.get_query_embedding("attention")) == 384
+
+
+def test_every_copy_of_a_model_shares_one_export(
+        model_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Another venv or clone installs the same files at another path with other modification times.
+    cache = tmp_path / "cache"
+    other_install = Path(shutil.copytree(model_copy, tmp_path / "other-venv" / model_copy.name,
+                                         copy_function=shutil.copyfile))
+    assert (other_install / "config.json").stat().st_mtime_ns != (model_copy / "config.json").stat().st_mtime_ns
+    first = ensure_exported(model_copy, cache)
+    capsys.readouterr()
+    assert ensure_exported(other_install, cache) == first
+    assert capsys.readouterr().err == ""  # nothing exported the second time
+    assert len(list(cache.glob("*.onnx"))) == 1
+
+    # The remembered digest is only a shortcut: a damaged one is computed again, and a changed file changes it.
+    for memo in (cache / "fingerprints").iterdir():
+        memo.write_text("garbage")
+    assert onnx_path(other_install, cache) == first
+    weights = other_install / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 1  # one bit in the middle of the weights, same size
+    weights.write_bytes(bytes(data))
+    assert onnx_path(other_install, cache) != first
 
 
 def test_a_model_the_exporter_refuses_runs_on_torch_with_one_line_saying_so(
@@ -94,7 +119,7 @@ def test_a_model_the_exporter_refuses_runs_on_torch_with_one_line_saying_so(
     assert isinstance(model, TorchEmbedding)
     assert "pooling ['pooling_mode_max_tokens'] is not exported to ONNX; embedding with torch instead" in (
         capsys.readouterr().err)
-    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+    assert not list((tmp_path / "cache").glob("*.onnx*"))  # no export, not even a partial one
 
 
 def test_a_cache_dir_that_cannot_be_written_leaves_the_model_on_torch(
