@@ -413,11 +413,7 @@ class PaperChat:
             return by_id.get(named[0])
         if follow.is_follow_up:
             if follow.wants_other_paper:
-                # A paper related to the earlier one (expanded query) that does what this turn asks (own query).
-                own = {h.paper.id: rank for rank, h in enumerate(self.retriever.retrieve(question, CANDIDATES, mode))}
-                others = [(rank, h) for rank, h in enumerate(hits) if h.paper.id not in follow.earlier]
-                others.sort(key=lambda rh: -(1 / (60 + rh[0]) + 1 / (60 + own.get(rh[1].paper.id, CANDIDATES))))
-                return others[0][1] if others else None
+                return self._other_paper(question, follow, hits, mode)
             if CONTRAST.search(question):
                 # "How does <described paper> differ from it?": the described paper, if it is another one.
                 own = self.retriever.retrieve(question, 1, mode)
@@ -429,6 +425,25 @@ class PaperChat:
             earlier = self.store.catalog.papers().get(follow.earlier[0])
             return PaperHit(earlier) if earlier else None
         return hits[0] if hits else None
+
+    def _other_paper(self, question: str, follow: FollowUp, hits: list[PaperHit], mode: Mode) -> PaperHit | None:
+        """'Is there a follow-up that ...?': a paper that does what this turn asks and relates to the earlier one.
+
+        Reciprocal-rank fusion of three rankings: this turn's own words, the earlier papers' titles
+        alone, and both together (`hits`). Without the second, a paper that matches the question's
+        words closely but has nothing to do with the earlier paper won on the first alone.
+        """
+        papers = self.store.catalog.papers()
+        earlier_titles = " ".join(papers[pid].title for pid in follow.earlier if pid in papers)
+        rankings = [self.retriever.retrieve(question, CANDIDATES, mode), hits]
+        if earlier_titles:
+            rankings.append(self.retriever.retrieve(earlier_titles, CANDIDATES, mode))
+        ranks = [{h.paper.id: rank for rank, h in enumerate(ranking)} for ranking in rankings]
+
+        def fused(hit: PaperHit) -> float:
+            return sum(1 / (self.settings.fusion_k + rank.get(hit.paper.id, CANDIDATES)) for rank in ranks)
+
+        return max((h for h in hits if h.paper.id not in follow.earlier), key=fused, default=None)
 
     def _coverage(self, question: str, paper_text: str) -> float:
         wanted = set(content_stems(question, QUESTION_BOILERPLATE))

@@ -161,6 +161,17 @@ def test_follow_ups_resolve_it_and_another_paper(corpus_service: PaperChat) -> N
     assert other.cited_titles[0].startswith("Adding NVMe SSDs")
 
 
+def test_another_paper_must_relate_to_the_earlier_one(corpus_service: PaperChat) -> None:
+    # The question's own words match a paper on low-bandwidth partitioning for LLM training best;
+    # the paper that is about attention, like the one discussed, is the answer.
+    chat = Conversation()
+    corpus_service.ask("Tell me about FuseMax", chat)
+    other = corpus_service.ask("Is there a follow-up that makes attention faster on GPUs with better work "
+                               "partitioning?", chat)
+    assert other.cited_titles[0].startswith("FlashAttention-2")
+    assert_citations_hold(corpus_service, other)
+
+
 def test_conversations_do_not_share_history(corpus_service: PaperChat) -> None:
     first, second = Conversation(), Conversation()
     corpus_service.ask("Tell me about FuseMax", first)
@@ -194,3 +205,4 @@ def test_citation_integrity_over_many_questions(corpus_service: PaperChat) -> No
             continue
         assert_citations_hold(corpus_service, answer)
     assert len(questions) >= 100
+
