@@ -67,6 +67,8 @@ def main() -> None:
     settings = load_settings()
     papers = read_papers(args.corpus or settings.corpus)
     papers = papers[:args.limit] if args.limit else papers
+    if not papers:
+        sys.exit(f"bench_encoder: no papers in {[str(p) for p in args.corpus or settings.corpus]}")
     texts = sorted(chunk_texts(papers, settings.chunk_max_words), key=len)  # as ingest embeds them
     model_dir = Path(resolve_model_path(settings))
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
