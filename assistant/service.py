@@ -329,11 +329,10 @@ class PaperChat:
         return chosen
 
     def _answer(self, question: str, follow: FollowUp, mode: Mode) -> Answer:
-        papers = self.store.catalog.papers()
         query = question
         if follow.is_follow_up:
             # The earlier papers' full titles carry their topic words, so retrieval also finds papers about them.
-            query = question + " " + " ".join(papers[pid].title for pid in follow.earlier if pid in papers)
+            query = f"{question} {self._earlier_titles(follow)}"
         started = time.perf_counter()
         hits = self.retriever.retrieve(query, CANDIDATES, mode)
         named = self._named_ids(question, hits) if mode == "hybrid" else []
@@ -426,6 +425,10 @@ class PaperChat:
             return PaperHit(earlier) if earlier else None
         return hits[0] if hits else None
 
+    def _earlier_titles(self, follow: FollowUp) -> str:
+        papers = self.store.catalog.papers()
+        return " ".join(papers[pid].title for pid in follow.earlier if pid in papers)
+
     def _other_paper(self, question: str, follow: FollowUp, hits: list[PaperHit], mode: Mode) -> PaperHit | None:
         """'Is there a follow-up that ...?': a paper that does what this turn asks and relates to the earlier one.
 
@@ -433,8 +436,7 @@ class PaperChat:
         alone, and both together (`hits`). Without the second, a paper that matches the question's
         words closely but has nothing to do with the earlier paper won on the first alone.
         """
-        papers = self.store.catalog.papers()
-        earlier_titles = " ".join(papers[pid].title for pid in follow.earlier if pid in papers)
+        earlier_titles = self._earlier_titles(follow)
         rankings = [self.retriever.retrieve(question, CANDIDATES, mode), hits]
         if earlier_titles:
             rankings.append(self.retriever.retrieve(earlier_titles, CANDIDATES, mode))
