@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REPO_ROOT, SMALL_CORPUS
@@ -23,16 +24,21 @@ import bench_encoder  # bench/ is not a package: imported by path
 MODEL_DIR = Path(resolve_model_path(load_settings()))
 
 
-@pytest.mark.parametrize("pieces", [16, 133, 256])
-def test_transformer_flops_match_torch_flop_counter(pieces: int) -> None:
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
+@pytest.fixture(scope="module")
+def bert() -> Any:
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(str(MODEL_DIR), attn_implementation="eager").eval()
+    return AutoModel.from_pretrained(str(MODEL_DIR), attn_implementation="eager").eval()
+
+
+@pytest.mark.parametrize("pieces", [16, 133, 256])
+def test_transformer_flops_match_torch_flop_counter(bert: Any, pieces: int) -> None:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
     ids = torch.randint(1000, 2000, (1, pieces))
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(input_ids=ids, attention_mask=torch.ones_like(ids))
+        bert(input_ids=ids, attention_mask=torch.ones_like(ids))
     counted = bench_encoder.transformer_flops([pieces], MODEL_DIR)
     assert counted is not None
     # torch also counts the pooler (one 384x384 layer on the first token), which sentence embeddings skip.
