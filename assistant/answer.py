@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 AnswerKind = Literal["lookup", "compare", "list", "summary", "topic_summary", "refusal", "error"]
+# answered: the sources hold the answer; partial: the paper is there but not all that was asked
+# (`missing` says what is not); refused: the collection does not hold it.
+Status = Literal["answered", "partial", "refused"]
 
 
 @dataclass
@@ -40,6 +43,8 @@ class Answer:
     notices: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     generator: str = "extractive"  # which generator wrote the text
+    status: Status = "answered"
+    missing: list[str] = field(default_factory=list)  # what a partial answer's sources do not report
 
     @property
     def cited_titles(self) -> list[str]:

@@ -1,30 +1,14 @@
-"""Conversation state and follow-up resolution for the extractive path.
+"""Chat memory: the turns of one conversation, and the papers each turn was about.
 
-A follow-up either asks more about the papers already discussed ("what AP does it reach?") or
-asks for a different paper related to them ("is there a later paper that ..."). Both become a
-stand-alone query: the earlier papers' names are added so retrieval can find them, or papers
-that mention them.
+How a new turn relates to them (a follow-up, another paper, a comparison) is the condense
+stage's business (assistant/answering/condense.py); this module only remembers.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from assistant.answer import Answer
-
-REFERENCE = re.compile(
-    r"\b(it|its|it's|they|them|their|this|that|these|those|the (paper|papers|model|method|approach|work|system|"
-    r"study|two|three|latter|former|same|above|first|second|one)|above|former|latter)\b",
-    re.I,
-)
-ANOTHER_PAPER = re.compile(
-    r"\b(follow[- ]?ups?|later (paper|work)|another|other (paper|work|method)|different (paper|method)|"
-    r"(is|are) there (a|an|any)|any (other )?(paper|work)|a (\w+ ){0,3}(paper|model|method|approach|work) that|"
-    r"builds? on|extends?|improves? (on|upon))\b",
-    re.I,
-)
-CONTRAST = re.compile(r"\b(differ|compare|comparison|contrast|versus|vs\.?|than)\b", re.I)
 
 
 @dataclass
@@ -53,21 +37,3 @@ class Conversation:
 
     def clear(self) -> None:
         self.turns.clear()
-
-
-@dataclass
-class FollowUp:
-    """How a question relates to the conversation so far."""
-
-    is_follow_up: bool
-    wants_other_paper: bool
-    earlier: list[str]  # paper ids of the earlier focus
-
-
-def classify(question: str, conversation: Conversation) -> FollowUp:
-    earlier = conversation.focus
-    if not earlier:
-        return FollowUp(False, False, [])
-    refers = bool(REFERENCE.search(question))
-    other = bool(ANOTHER_PAPER.search(question))
-    return FollowUp(refers or other, other, earlier)

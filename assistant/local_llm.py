@@ -17,7 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from assistant.compose.llm import GeneratorError
+from assistant.answering.compose.llm import GeneratorError
 
 BUNDLED_MODEL_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 BUNDLED_MODEL_PARTS = 22

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,15 +18,18 @@ from typing import IO, Any
 
 from assistant.text import fold, name_key
 
-WORD = re.compile(r"[A-Za-z0-9$\\][\w$\\{}+\-./']*[\w+}$]|[A-Za-z0-9]")
-COINED_IN_PARENS = re.compile(r"\(([A-Za-z][\w+\-.]{1,30})\)")
+WORD = re.compile(r"[A-Za-z0-9$\\][\w$\\{}+\-./'^]*[\w+}$]|[A-Za-z0-9]")
+COINED_IN_PARENS = re.compile(r"\(([A-Za-z][\w+\-.^]{1,30})\)")
 COINED_BY_VERB = re.compile(
     r"\b(?:propose|present|introduce|develop|call|name|dub|term|coin)(?:s|d|ed)?\b[^.;:]{0,80}?"
-    r"\b([A-Z][\w+\-]*[A-Z0-9+][\w+\-]*|[a-z]+[A-Z][\w+\-]*)"
+    r"\b([A-Z][\w+\-^]*[A-Z0-9+][\w+\-^]*|[a-z]+[A-Z][\w+\-]*)"
 )
 VERSIONED_PHRASE = re.compile(r"\b((?:[A-Z][\w\-]*\s){1,3}v?\d+(?:\.\d+)?[A-Za-z]?)\b")
 CAPITALIZED_RUN = re.compile(r"\b([A-Z][\w\-+]*(?:\s+[A-Z][\w\-+]*){1,4})")
 MAX_OWNERS = 2
+MAX_USERS = 3  # papers that may use a coined name before it counts as a term of the field
+TITLE_METHOD = re.compile(r"\b(?:via|with|using|through)\s+((?:[A-Z][\w\-+]*\s?){1,4})")
+VERSION = 2  # of how names are found; a saved index of another version is rebuilt
 GENERIC_NAMES = {"ai", "ml", "dl", "nlp", "cv", "llm", "llms", "gpu", "gpus", "cpu", "sota", "api", "i", "ii", "iii"}
 
 
@@ -57,6 +60,38 @@ def is_distinctive(word: str) -> bool:
     return False
 
 
+def spells_initials(acronym: str, before: str) -> bool:
+    """Is `acronym` spelled by the initials of the words just before it ("Sparse Fine-Tuning (SFT)")?
+
+    Its letters must appear in order among those initials, the last letter on the last word.
+    """
+    letters = [c.lower() for c in acronym if c.isalpha()]
+    parts = [p for p in re.split(r"[\s\-]+", before.rstrip()[-120:]) if p and p[0].isalpha()]
+    initials = "".join(p[0].lower() for p in parts[-2 * len(letters):])
+    if len(letters) < 2 or not initials or initials[-1] != letters[-1]:
+        return False
+    remaining = iter(initials)
+    return all(letter in remaining for letter in letters)
+
+
+def has_content_words(words: list[str]) -> bool:
+    """Two words that carry meaning (a hyphenated compound counts as two): a title phrase specific enough
+    to name its paper when a question writes it in lowercase."""
+    from assistant.text import QUESTION_BOILERPLATE, content_stems
+
+    return len(content_stems(" ".join(words).replace("-", " "), QUESTION_BOILERPLATE)) >= 2
+
+
+def _coined(word: str, pid: str, strength: int, defined: bool) -> list[tuple[str, str, int, str]]:
+    """Index entries for a name an abstract coins; a defined acronym is a name whatever its length,
+    and a plural acronym ("SNNKs") is also known by its singular."""
+    spelled = "" if defined else word  # `_add` drops short undefined acronyms: mostly metrics (FID, AP)
+    entries = [(name_key(word), pid, strength, spelled)]
+    if re.fullmatch(r"[A-Z]{2,}s", word):
+        entries.append((name_key(word[:-1]), pid, strength, spelled[:-1]))
+    return entries
+
+
 def name_words(text: str) -> list[str]:
     return [w.removesuffix("'s") for w in WORD.findall(text) if is_name_like(w)]
 
@@ -75,9 +110,12 @@ class NameIndex:
         self.short_names: set[str] = set()  # keys of title short names, which may be plain words ("Adan")
         self._own: dict[str, set[str]] = {}  # paper id -> keys of the names it coins (not its whole title)
         self._title_keys: dict[str, str] = {}
+        self.title_phrases: set[str] = set()  # keys of title phrases a question may write in lowercase
         self.vocabulary: set[str] = set()
         folded: list[str] = []
         distinct_words: set[str] = set()
+        used_by: Counter[str] = Counter()  # word key -> papers whose title or abstract uses it
+        coined: list[tuple[str, str, int, str]] = []  # (key, paper id, strength, word): kept if specific
         for paper in papers:
             title, abstract, pid = paper.title, paper.abstract, paper.id  # type: ignore[attr-defined]
             self._title_keys[pid] = name_key(title)
@@ -87,18 +125,36 @@ class NameIndex:
                 # The short name before a colon is the paper's own name ("ZeRO++", "AdaBelief Optimizer").
                 self._add(name_key(head), pid, 3)
                 self.short_names.add(name_key(head))
-                for word in name_words(head):
-                    self._add(name_key(word), pid, 3)
+                coined += [(name_key(word), pid, 3, word) for word in name_words(head)]
             words = title.split()
             for n in range(2, min(5, len(words))):
-                self._add(name_key(" ".join(words[:n])), pid, 2 if words[n - 1][:1].isupper() else 0)
+                if words[n - 1][:1].isupper():
+                    self._add(name_key(" ".join(words[:n])), pid, 2)
+                    if has_content_words(words[:n]):  # not "How Does" or "A Lightweight", which questions say
+                        self.title_phrases.add(name_key(" ".join(words[:n])))
+            # A method named after "via"/"with"/"using" in a title ("... via Task Hinting").
+            for match in TITLE_METHOD.finditer(title):
+                coined.append((name_key(match.group(1)), pid, 2, ""))
+                self.title_phrases.add(name_key(match.group(1)))
             for match in COINED_BY_VERB.finditer(abstract):
-                self._add(name_key(match.group(1)), pid, 2, match.group(1))
+                # "we propose MHR (Multi-Head Routing)": an acronym spelled out right after it is defined.
+                after = re.match(r"\s*\(([^)]{3,80})\)", abstract[match.end(1):])
+                defined = bool(after) and spells_initials(match.group(1), after.group(1))  # type: ignore[union-attr]
+                coined += _coined(match.group(1), pid, 2, defined)
             for match in COINED_IN_PARENS.finditer(abstract):
-                self._add(name_key(match.group(1)), pid, 1, match.group(1))
+                acronym = match.group(1)
+                defined = spells_initials(acronym, abstract[: match.start()])
+                coined += _coined(acronym, pid, 2 if defined else 1, defined)
             text = f"{title} {abstract}"
-            distinct_words.update(WORD.findall(text))
-            folded.append(_phrase_text(text))
+            paper_words = set(WORD.findall(text))
+            distinct_words.update(paper_words)
+            used_by.update({name_key(w.removesuffix("'s")) for w in paper_words})
+            folded.append(phrase_text(text))
+        # A coined name many papers use ("top-1", "mAP", "CLIP", "GPT") is a term of the field, not
+        # one paper's name; the whole title and its head before a colon always are.
+        for key, pid, strength, word in coined:
+            if used_by[key] <= MAX_USERS:
+                self._add(key, pid, strength, word)
         # Keys of distinct words only: a 100k-paper collection has ~20M words but few distinct ones.
         for word in distinct_words:
             self.vocabulary.add(name_key(word.removesuffix("'s")))
@@ -108,6 +164,7 @@ class NameIndex:
     def to_state(self) -> dict[str, Any]:
         # Sets sorted: the same collection always gives the same file.
         return {"names": self.names, "short_names": sorted(self.short_names),
+                "title_phrases": sorted(self.title_phrases),
                 "own": {pid: sorted(keys) for pid, keys in self._own.items()}, "title_keys": self._title_keys,
                 "vocabulary": sorted(self.vocabulary), "corpus_text": self._corpus_text}
 
@@ -116,6 +173,7 @@ class NameIndex:
         index = cls.__new__(cls)
         index.names = defaultdict(dict, state["names"])
         index.short_names = set(state["short_names"])
+        index.title_phrases = set(state["title_phrases"])
         index._own = {pid: set(keys) for pid, keys in state["own"].items()}
         index._title_keys = state["title_keys"]
         index.vocabulary = set(state["vocabulary"])
@@ -131,7 +189,7 @@ class NameIndex:
         partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
         try:
             with partial.open("w", encoding="utf-8") as handle:
-                handle.write(json.dumps({"generation": generation}) + "\n")
+                handle.write(json.dumps({"generation": generation, "version": VERSION}) + "\n")
                 json.dump(self.to_state(), handle, ensure_ascii=False)
             partial.replace(path)
         finally:
@@ -171,18 +229,24 @@ class NameIndex:
         that introduces its method."""
         return self._own.get(paper_id, set())
 
+    def covers_key(self, paper_id: str, text: str, question: str) -> bool:
+        """Does `text` use a name of `paper_id` that the question uses ("MobileNet-v2" in a DASS abstract)?"""
+        keys = {name_key(w) for w in WORD.findall(text)}
+        return any(m.key in keys for m in self.mentions(question) if paper_id in m.paper_ids)
+
     def covers(self, question: str, text: str) -> float:
         """Share of the question's distinctive names that `text` contains (1.0 when it names none)."""
         found = entities(question)
         if not found:
             return 1.0
-        folded = _phrase_text(text)
+        folded = phrase_text(text)
         return sum(bool(p.search(folded)) for _, p in found) / len(found)
 
     def mentions(self, question: str) -> list[NameMatch]:
         """Papers the question names, strongest sense first, in the order the names appear."""
         candidates = name_words(question) + [m.group(1) for m in CAPITALIZED_RUN.finditer(question)]
         plain = [w for w in re.findall(r"(?<=\w )[A-Z][a-z]+\b", question) if name_key(w) in self.short_names]
+        plain += self._title_phrases_in(question)
         seen: set[str] = set()
         found: list[NameMatch] = []
         for candidate in sorted(candidates + plain, key=question.find):
@@ -198,6 +262,17 @@ class NameIndex:
             found.append(NameMatch(key, strongest))
         return found
 
+    def _title_phrases_in(self, question: str) -> list[str]:
+        """Runs of 1-4 words that spell a title's phrase ("composable sparse fine-tuning", "task-hinting")."""
+        words = re.findall(r"[\w+\-^]+", question)
+        found = []
+        for n in range(4, 0, -1):
+            for start in range(len(words) - n + 1):
+                run = words[start:start + n]
+                if (n > 1 or "-" in run[0]) and name_key(" ".join(run)) in self.title_phrases:
+                    found.append(" ".join(run))
+        return found
+
     def unknown_names(self, question: str) -> list[str]:
         """Specific names in the question that appear nowhere in the collection ("FlashAttention-3")."""
         # A name met as a word of some abstract is known without scanning the whole collection's
@@ -207,8 +282,9 @@ class NameIndex:
 
 
 def _read_stamp(handle: IO[str]) -> int:
-    """The first line of a saved index: the catalog generation it was built from."""
-    return int(json.loads(handle.readline())["generation"])
+    """The first line of a saved index: the catalog generation it was built from (-1: another version)."""
+    stamp = json.loads(handle.readline())
+    return int(stamp["generation"]) if stamp.get("version") == VERSION else -1
 
 
 def entities(question: str) -> list[tuple[str, re.Pattern[str]]]:
@@ -221,7 +297,7 @@ def entities(question: str) -> list[tuple[str, re.Pattern[str]]]:
         if any(w[:1].isupper() for w in words[:-1]) and not any(w in names for w in words):
             names.append(match.group(1))
     for name in dict.fromkeys(names):
-        parts = _phrase_text(name).split()
+        parts = phrase_text(name).split()
         if parts:
             found.append((name, re.compile(r"\b" + r"\s*".join(re.escape(t) for t in parts) + r"\b")))
     return found
@@ -231,7 +307,7 @@ def _phrase_in(corpus: str, name: str) -> bool:
     """Does prepared `corpus` hold `name` as whole words, its parts spaced or joined ("llama 3",
     "llama3")? Plain substring search, then a word-boundary check: many times faster than a
     regular expression over a large collection's text."""
-    parts = _phrase_text(name).split()
+    parts = phrase_text(name).split()
     if not parts:
         return False
     for needle in dict.fromkeys((" ".join(parts), "".join(parts))):
@@ -244,7 +320,7 @@ def _phrase_in(corpus: str, name: str) -> bool:
     return False
 
 
-def _phrase_text(text: str) -> str:
+def phrase_text(text: str) -> str:
     """Lowercase words separated by single spaces; hyphens dropped so 'Llama-3' == 'Llama 3'."""
     text = fold(text).replace("-", " ")
     return re.sub(r"[^0-9a-z+]+", " ", text)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Literal
+
+import numpy as np
 
 from assistant.store import PaperStore, StoredPaper
 
 Mode = Literal["hybrid", "dense", "keyword"]
+QUERY_CACHE = 256  # query vectors kept: one turn embeds its query, facets and follow-up forms once each
 
 
 @dataclass
@@ -30,11 +34,25 @@ class HybridRetriever:
         self.dense_top_k = dense_top_k
         self.keyword_top_k = keyword_top_k
         self.fusion_k = fusion_k
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """The unit vector of `query`, cached: the judge compares candidates with the vector retrieval used."""
+        vector = self._vectors.get(query)
+        if vector is None:
+            vector = np.asarray(self.embed_model.get_query_embedding(query), dtype=np.float32)  # type: ignore[attr-defined]
+            vector /= float(np.linalg.norm(vector)) or 1.0
+            self._vectors[query] = vector
+            while len(self._vectors) > QUERY_CACHE:
+                self._vectors.popitem(last=False)
+        else:
+            self._vectors.move_to_end(query)
+        return vector
 
     def dense(self, query: str) -> list[tuple[str, str, float]]:
         """(chunk id, paper id, cosine) best first; the raw Chroma client skips per-hit node decoding."""
 
-        embedding = self.embed_model.get_query_embedding(query)  # type: ignore[attr-defined]
+        embedding = self.query_vector(query).tolist()
         count = self.store.collection.count()
         if count == 0:
             return []

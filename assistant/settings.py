@@ -69,9 +69,19 @@ class Settings(BaseSettings):
     # Answering.
     generator: Literal["extractive", "openai", "local"] = Field(
         "extractive", description="extractive (no LLM), openai (any OpenAI-compatible endpoint), local (llama.cpp)")
-    lookup_sentences: int = Field(7, ge=1, description="sentences quoted for a one-paper answer")
-    compare_sentences: int = Field(7, ge=1, description="sentences per paper in a comparison")
+    lookup_sentences: int = Field(4, ge=1, description="most sentences quoted for a one-paper answer: the one "
+                                  "that answers first, then only those that add to it")
+    lookup_words: int = Field(100, ge=10, description="word budget of those sentences (the title line comes on "
+                              "top); 4 and 100 kept lookups under 90 words on dev.jsonl and dev2.jsonl")
+    compare_sentences: int = Field(2, ge=1, description="sentences per paper in a comparison, besides its table")
+    list_sentences: int = Field(2, ge=1, description="sentences per paper in a list")
     list_max_papers: int = Field(12, ge=1, description="most papers a 'which papers' answer lists")
+    candidate_pool: int = Field(40, ge=1, description="papers retrieved before the judge weighs them")
+    judge_pool: int = Field(25, ge=1, description="of those, papers the judge weighs (named ones always)")
+    judge_coverage_weight: float = Field(0.5, ge=0, description="relevance = best chunk similarity + this x "
+                                         "IDF-weighted term coverage (chosen on dev.jsonl, checked on dev2.jsonl)")
+    list_relative: float = Field(0.7, gt=0, le=1, description="a list keeps candidates at least this relevant, "
+                                 "relative to the best one")
     history_turns: int = Field(6, ge=0, description="earlier turns kept for follow-ups")
 
     # LLM generators. The API key comes only from OPENAI_API_KEY and is never stored or printed.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import CORPUS_DIR, paper_titled
 
+from assistant.answering.compose.extractive import ExtractiveComposer
+from assistant.answering.types import Evidence
 from assistant.citations import ELLIPSIS, CitationBook, claims, shorten, verify
-from assistant.compose.extractive import ExtractiveComposer
-from assistant.retrieval import PaperHit
 from assistant.store import StoredPaper
 from ingest.pipeline import read_inputs
 from ingest.records import Paper
@@ -153,9 +153,10 @@ def test_pipes_inside_a_quoted_sentence(corpus: list[StoredPaper]) -> None:
     paper = next(p for p in corpus if p.title.startswith("Scaling Laws for Autoregressive Generative Modeling"))
     other = next(p for p in corpus if p.title.startswith("FuseMax"))
     sentence = sentence_with(paper, "D_{KL}(True||Model)")
-    composer = ExtractiveComposer(lambda _stem: 1.0, 7, 7)
+    composer = ExtractiveComposer(7, 400, 7, 3, lambda _stem: 1.0)
     book = CitationBook()
-    answer = composer.compare("cross-entropy loss interpretation KL divergence", [paper, other], book)
+    answer = composer.compare("cross-entropy loss interpretation KL divergence",
+                              [Evidence.unjudged(paper), Evidence.unjudged(other)], book)
     check = verify(answer, book.sources)
     assert check.ok, check.problems
     assert (sentence, 1) in claims(book.cite(paper, sentence).replace("|", "\\|"))
@@ -163,10 +164,10 @@ def test_pipes_inside_a_quoted_sentence(corpus: list[StoredPaper]) -> None:
 
 def test_every_composed_answer_over_the_corpus_verifies(corpus: list[StoredPaper]) -> None:
     """The composer's own output, for every paper and every answer shape, passes verification."""
-    composer = ExtractiveComposer(lambda _stem: 1.0, 50, 50)  # 50: every sentence of every abstract
+    composer = ExtractiveComposer(50, 5000, 50, 50, lambda _stem: 1.0)  # 50: every sentence of every abstract
     failures = []
     for index in range(0, len(corpus), 2):
-        pair = corpus[index:index + 2]
+        pair = [Evidence.unjudged(p) for p in corpus[index:index + 2]]
         for kind, paper in [("compare", None)] + [("lookup", p) for p in pair] + [("summary", pair[0])]:
             book = CitationBook()
             if paper is None:
@@ -175,9 +176,9 @@ def test_every_composed_answer_over_the_corpus_verifies(corpus: list[StoredPaper
                 text = getattr(composer, kind)("what method and results", paper, book)
             check = verify(text, book.sources)
             if not check.ok:
-                failures.append((kind, [p.title for p in pair], check.problems))
+                failures.append((kind, [p.paper.title for p in pair], check.problems))
     book = CitationBook()
-    text = composer.listing("which papers", [PaperHit(p) for p in corpus], book, "All of them:")
+    text = composer.listing("which papers", [Evidence.unjudged(p) for p in corpus], book, "All of them:")
     check = verify(text, book.sources)
     assert check.ok, check.problems[:5]
     assert len(book.sources) == len(corpus)

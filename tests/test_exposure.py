@@ -217,7 +217,7 @@ def test_secrets_never_show_in_output_answers_or_files(tmp_path: Path) -> None:
 
 
 def test_settings_and_endpoint_reprs_hide_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    from assistant.compose.llm import Endpoint
+    from assistant.answering.compose.llm import Endpoint
     from ui.bind import check_bind
 
     password = f"pw-canary-{uuid.uuid4().hex}"

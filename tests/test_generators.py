@@ -18,8 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from assistant.answer import Answer
+from assistant.answering.compose.prompts import messages, sanitize
 from assistant.citations import CITATION, check_generated, verify
-from assistant.compose.prompts import messages, sanitize
 from assistant.service import PaperChat
 
 QUESTION = "What bottleneck does ZeRO++ address and what speedup does it report?"
@@ -180,7 +180,7 @@ def ask_via(small_service: PaperChat, base_url: str) -> tuple[Answer, list[str],
     small_service.settings.openai_base_url = base_url
     small_service.settings.llm_timeout_s = 1.0
     small_service.settings.llm_max_retries = 1
-    small_service._generators.clear()
+    small_service.pipeline.stages.writer.reset()
     started = time.monotonic()
     pieces: list[str] = []
     final = None
@@ -192,7 +192,7 @@ def ask_via(small_service: PaperChat, base_url: str) -> tuple[Answer, list[str],
                 pieces.append(piece)
     finally:
         small_service.settings.openai_base_url = None
-        small_service._generators.clear()
+        small_service.pipeline.stages.writer.reset()
     assert final is not None
     return final, pieces, time.monotonic() - started
 
@@ -255,6 +255,6 @@ def test_endpoint_down_falls_back(small_service: PaperChat) -> None:
 def test_no_endpoint_configured_never_calls_the_cloud(small_service: PaperChat,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    small_service._generators.clear()
+    small_service.pipeline.stages.writer.reset()
     answer = small_service.ask(QUESTION, generator="openai")
     assert answer.generator == "extractive" and "no OpenAI-compatible endpoint" in answer.notices[-1]

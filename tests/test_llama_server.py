@@ -41,8 +41,8 @@ def local_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PaperCha
                                       llm_max_tokens=96, local_context=2048, llm_timeout_s=120))
     service.ensure_index()
     yield service
-    if service._local_server is not None:
-        service._local_server.stop()
+    if service.pipeline.stages.writer.local_server is not None:
+        service.pipeline.stages.writer.local_server.stop()
 
 
 def collect(service: PaperChat, question: str) -> tuple[list[str], Answer]:
@@ -69,7 +69,8 @@ def assert_trustworthy(answer: Answer) -> None:
 
 def test_plain_and_streamed_answers(local_service: PaperChat) -> None:
     answer = local_service.ask("What does ZeRO++ do to communication volume?")
-    assert local_service._local_server is not None and local_service._local_server.running()
+    server = local_service.pipeline.stages.writer.local_server
+    assert server is not None and server.running()
     assert answer.timings.get("first_token_ms", 0) > 0  # the model really answered
     assert_trustworthy(answer)
     pieces, streamed = collect(local_service, "What utilization does FuseMax reach?")
@@ -79,7 +80,7 @@ def test_plain_and_streamed_answers(local_service: PaperChat) -> None:
 
 def test_server_killed_mid_stream_falls_back(local_service: PaperChat) -> None:
     local_service.ask("Warm up: what is FlashAttention-2?")
-    server = local_service._local_server
+    server = local_service.pipeline.stages.writer.local_server
     assert server is not None and server.process is not None
     process = server.process
     pieces: list[str] = []
@@ -94,7 +95,7 @@ def test_server_killed_mid_stream_falls_back(local_service: PaperChat) -> None:
     assert final is not None and final.generator == "extractive"
     assert "failed" in final.notices[-1] and final.sources
     server.stop()  # the next call starts a fresh server
-    local_service._generators.clear()
+    local_service.pipeline.stages.writer.reset()
 
 
 def test_planted_instructions_do_not_steer_the_answer(local_service: PaperChat) -> None:

@@ -1,0 +1,67 @@
+"""Condense: how a turn relates to the conversation, and the stand-alone query to retrieve with.
+
+A follow-up points back by position ("the second one you mentioned"), by pronoun ("what does it
+report?"), or asks for a new paper described in relation to the earlier ones ("is there another
+paper that ..."). The earlier papers stay known, so "how do those two compare?" and "how does that
+compare with X?" can set them side by side.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.answering.types import Resolved
+from assistant.chat import Conversation
+from assistant.store import StoredPaper
+
+REFERENCE = re.compile(
+    r"\b(it|its|it's|they|them|their|this|that|these|those|the (paper|papers|model|method|approach|work|system|"
+    r"study|two|three|latter|former|same|above|first|second|one)|above|former|latter)\b",
+    re.I,
+)
+ANOTHER_PAPER = re.compile(
+    r"\b(follow[- ]?ups?|later (paper|work)|another|other (paper|work|method)|different (paper|method)|"
+    r"(is|are) there (a|an|any)|any (other )?(paper|work)|an? (\w+ ){0,3}(paper|model|method|approach|work) that|"
+    r"analogous|similar idea|builds? on|extends?|improves? (on|upon))\b",
+    re.I,
+)
+CONTRAST = re.compile(r"\b(differ|differs|different from|compare|compares|comparison|contrast|versus|vs\.?)\b", re.I)
+ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
+            "fifth": 4, "5th": 4, "last": -1, "latter": -1, "former": 0}
+POSITION = re.compile(r"\b(?:the\s+)?(" + "|".join(ORDINALS) + r")\b(?:\s+(?:one|paper|work|method|result|item"
+                      r"|entry|of (?:them|those|these)))?", re.I)
+# A turn that carries on the conversation without naming what it is about ("what about memory?").
+FOLLOW_ON = re.compile(r"^\s*(?:and|also|so|then|what about|how about|what happens|what if|same for)\b", re.I)
+BOTH = re.compile(r"\b(those|these|the) (two|three|papers|ones|methods|approaches)\b|\bboth\b", re.I)
+
+
+def earlier_papers(conversation: Conversation) -> list[list[str]]:
+    """The papers each earlier turn was about, most recent turn first."""
+    return [turn.answer.focus for turn in reversed(conversation.turns) if turn.answer.focus]
+
+
+def resolve(question: str, conversation: Conversation, papers: dict[str, StoredPaper]) -> Resolved:
+    history = earlier_papers(conversation)
+    if not history:
+        return Resolved(question, question)
+    last = history[0]
+    earlier = list(dict.fromkeys(pid for focus in history for pid in focus))
+    referenced: list[str] = []
+    if len(last) > 1:  # "the second one", "how does the second differ from the first?"
+        for position in POSITION.finditer(question):
+            index = ORDINALS[position.group(1).lower()]
+            if -len(last) <= index < len(last) and last[index] not in referenced:
+                referenced.append(last[index])
+    contrast = bool(CONTRAST.search(question))
+    both = bool(BOTH.search(question))
+    if not referenced and both and contrast:
+        # "How do those two compare?": the last answer's papers if it had several, else the last two turns'.
+        referenced = last[:3] if len(last) > 1 else list(dict.fromkeys(f[0] for f in history))[:2]
+    refers = bool(REFERENCE.search(question) or FOLLOW_ON.search(question)) or bool(referenced)
+    other = bool(ANOTHER_PAPER.search(question)) and not referenced
+    if not (refers or other):
+        return Resolved(question, question, earlier=earlier)
+    context = referenced or last
+    titles = " ".join(papers[pid].title for pid in context if pid in papers)
+    return Resolved(question, f"{question} {titles}".strip(), is_follow_up=True, wants_other_paper=other,
+                    earlier=earlier, referenced=referenced, compare_with_earlier=contrast)

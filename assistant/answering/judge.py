@@ -1,0 +1,282 @@
+"""Judge: how well each candidate paper, and each of its sentences, answers the plan.
+
+Every answer kind asks the judge: which paper a lookup is about, which papers a list holds, and
+whether each part of the question is answered (`answered`, `partial`, `refused`).
+
+Signals (all from what is installed; no reranker or NLI model ships in any installable package):
+- dense similarity of the question to the paper's best chunk (meaning; survives paraphrase);
+- IDF-weighted coverage of the question's content words, request words left out (the specific
+  terms asked for);
+- names: a paper the question names is the paper it is about;
+- for the parts a question asks for (a benchmark, a metric, a model, a number), literal presence
+  in the abstract: a paraphrase can find the paper, but a score on a benchmark the abstract never
+  names is not in it.
+
+The relevance that ranks candidates is `best chunk similarity + coverage_weight * coverage`. The
+weight (0.5) and the list's relative cut-off (0.7 of the best candidate) were chosen on dev.jsonl
+and checked on dev2.jsonl (docs/answering.md has both tables).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from assistant.answering.compose.sentences import RESULT
+from assistant.answering.plan import REQUEST_WORDS
+from assistant.answering.retrieve import CandidateRetriever, Candidates
+from assistant.answering.types import Evidence, Judgement, Plan, SentenceEvidence
+from assistant.names import NameIndex, phrase_text
+from assistant.store import StoredPaper
+from assistant.text import INSTRUCTION_LIKE, content_stems, has_number, name_key
+from ingest.chunking import chunk_sentences
+
+# A figure: a number standing on its own or with a unit ("83.5%", "1.71x", "12 hours", "300M"), or a
+# spelled-out count ("fifteen times"); digits inside names ("ResNet-50", "NAS-Bench-201") are not figures.
+FIGURE = re.compile(
+    r"(?<![\w.-])\d+(?:[.,]\d+)*(?:\s*(?:%|\\%|x\b|×|times|fold|[kmbt]\b|[KMBT]\b))?(?![\w-])"
+    r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred|"
+    r"thousand|million|billion|twice|half|double|triple|orders? of magnitude)\b", re.I)
+FIGURE_WORDS_SHARE = 1 / 3  # of the measurement's term weight a sentence with the figure must hold
+GAIN_WORDS = frozenset({"gain", "improv", "boost", "increas", "better", "advantag"})
+SHARE_WORDS = frozenset({"fraction", "share", "percentag", "percent", "proport", "ratio", "portion"})
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    pool: int = 25  # candidates judged
+    coverage_weight: float = 0.5
+    list_relative: float = 0.7  # a list keeps candidates at least this relevant, relative to the best
+    list_max_papers: int = 12
+    # A question about nothing in the collection: the best paper is neither close in meaning nor in terms.
+    on_topic_similarity: float = 0.45
+    on_topic_coverage: float = 0.35
+    weak_similarity: float = 0.3
+    weak_coverage: float = 0.2
+    related_weight: float = 0.5  # "another paper that ...": relevance + this x similarity to the earlier paper
+    missing_share: float = 0.15  # share of the question's term weight a missing name must carry to matter
+    chunk_max_words: int = 90
+
+
+class EvidenceJudge(Protocol):
+    def weigh(self, plan: Plan, candidates: Candidates) -> list[Evidence]:
+        """Evidence for each candidate, most relevant first."""
+        ...
+
+    def decide(self, plan: Plan, evidence: list[Evidence]) -> Judgement:
+        """The papers the answer is about, and whether the question is answered."""
+        ...
+
+
+class TermDenseJudge:
+    """The default judge: dense similarity, term coverage and literal presence of what is asked."""
+
+    def __init__(self, retriever: CandidateRetriever, idf: Callable[[str], float], names: Callable[[], NameIndex],
+                 settings: JudgeSettings) -> None:
+        self.retriever = retriever
+        self.idf = idf
+        self.names = names
+        self.settings = settings
+
+    # ---- evidence ----------------------------------------------------------------------------
+    def weigh(self, plan: Plan, candidates: Candidates) -> list[Evidence]:
+        s = self.settings
+        hits = candidates.hits[: s.pool]
+        by_id = {h.paper.id: h for h in candidates.hits}
+        for pid in [*plan.named, *plan.resolved.referenced, *plan.resolved.earlier[:3]]:
+            hit = by_id.get(pid)
+            if hit is not None and hit not in hits:
+                hits.append(hit)
+        question_vector = self.retriever.embed(plan.question)
+        vectors = self.retriever.chunk_vectors(hits)
+        wanted = set(content_stems(plan.question, REQUEST_WORDS))
+        total = sum(self.idf(stem) for stem in wanted)
+        centroids = {pid: _unit(matrix.mean(axis=0)) for pid, matrix in vectors.items()}
+        earlier = centroids.get(plan.resolved.earlier[0]) if plan.resolved.earlier else None
+        evidence = []
+        for hit in hits:
+            matrix = vectors.get(hit.paper.id)
+            chunk_sims = matrix @ question_vector if matrix is not None else np.zeros(1, dtype=np.float32)
+            centroid = centroids.get(hit.paper.id)
+            similarity = float(centroid @ question_vector) if centroid is not None else 0.0
+            related = float(centroid @ earlier) if centroid is not None and earlier is not None else 0.0
+            best = float(chunk_sims.max())
+            have = set(content_stems(f"{hit.paper.title} {hit.paper.abstract}"))
+            coverage = sum(self.idf(stem) for stem in wanted & have) / total if total else 0.0
+            relevance = best + s.coverage_weight * coverage
+            sentences = self._sentences(plan, hit.paper, chunk_sims)
+            evidence.append(Evidence(hit, relevance, similarity, coverage, self._facet_support(plan, have),
+                                     sentences, self.missing(plan, hit.paper), hit.paper.id in plan.named, related))
+        evidence.sort(key=lambda e: -e.relevance)
+        return evidence
+
+    def _facet_support(self, plan: Plan, have: set[str]) -> list[float]:
+        support = []
+        for facet in plan.facets:
+            shares = []
+            for alternative in facet.alternatives:
+                mass = sum(self.idf(stem) for stem in alternative)
+                shares.append(sum(self.idf(stem) for stem in alternative & have) / mass if mass else 0.0)
+            support.append(max(shares, default=0.0))
+        return support
+
+    def _sentences(self, plan: Plan, paper: StoredPaper, chunk_sims: np.ndarray) -> list[SentenceEvidence]:
+        """Each sentence's support: the question's terms it holds, its chunk's similarity, asked-for numbers."""
+        wanted = set(content_stems(plan.question))
+        total = sum(self.idf(stem) for stem in wanted) or 1.0
+        chunk_of = {}
+        for number, chunk in enumerate(chunk_sentences(paper.sentences, self.settings.chunk_max_words)):
+            for index in range(chunk.first, chunk.last + 1):
+                chunk_of[index] = min(number, len(chunk_sims) - 1)
+        specific = [phrase_text(term) for term in plan.ask.specific]
+        out = []
+        for index, text in enumerate(paper.sentences):
+            if INSTRUCTION_LIKE.search(text):
+                continue  # text addressed to a model, planted in an abstract: data, never quoted as a claim
+            stems = set(content_stems(text))
+            terms = sum(self.idf(stem) for stem in wanted & stems) / total
+            numbered = has_number(text)
+            folded = f" {phrase_text(text)} "
+            named_specifics = sum(f" {term} " in folded for term in specific if term)
+            score = terms + 0.5 * float(chunk_sims[chunk_of.get(index, 0)])
+            if plan.ask.number and numbered:
+                score += 0.25
+            score += 0.25 * named_specifics
+            facets = frozenset(i for i, facet in enumerate(plan.facets) if facet.stems & stems)
+            out.append(SentenceEvidence(index, text, score, facets, numbered))
+        return out
+
+    def missing(self, plan: Plan, paper: StoredPaper) -> list[str]:
+        """What the question asks for that the abstract never states.
+
+        - a benchmark, metric or model it names, when that name carries a real share of the
+          question (a name used in passing to describe the paper is not what is asked);
+        - a phrase it quotes;
+        - the measurement it asks for ("what top-1 accuracy ..."): some sentence must hold the
+          measurement's words together with a figure. Numbers that are part of names
+          ("NAS-Bench-201", "ResNet-50") are not figures.
+        """
+        text = f"{paper.title} {paper.abstract}"
+        folded = f" {phrase_text(text)} "
+        joined = folded.replace(" ", "")
+        keys = {name_key(word) for word in re.split(r"[\s/]+", text)}
+        own = self.names().own_names(paper.id) | {name_key(paper.title.split(":", 1)[0])}
+
+        def stated(term: str) -> bool:
+            phrase = phrase_text(term).strip()
+            return (name_key(term) in own or name_key(term) in keys
+                    or bool(phrase and (f" {phrase} " in folded or phrase.replace(" ", "") in joined)))
+
+        lacking = [term for term in plan.ask.specific if not stated(term)]
+        wanted = set(content_stems(plan.question, REQUEST_WORDS)) - own
+        total = sum(self.idf(stem) for stem in wanted) or 1.0
+        lacking_stems = set().union(*(set(content_stems(term)) for term in lacking)) if lacking else set()
+        if sum(self.idf(stem) for stem in lacking_stems & wanted) / total < self.settings.missing_share:
+            lacking = []
+        lacking += [f'"{phrase}"' for phrase in plan.ask.quoted if not stated(phrase)]
+        quantity = set(content_stems(plan.ask.quantity)) - lacking_stems - own
+        if quantity and not lacking and not self._figure_for(quantity, paper):
+            lacking.append(f"a figure for {plan.ask.quantity}")
+        return lacking
+
+    def _figure_for(self, quantity: set[str], paper: StoredPaper) -> bool:
+        """Does some sentence state a figure together with the measurement's words (a third of their weight)?"""
+        for sentence in paper.sentences:
+            figure = FIGURE.search(sentence)
+            if not figure:
+                continue
+            # A share is written as a percentage ("what fraction of peak": "73% of the maximum"), and a
+            # gain as a result ("what gain over CoT": "outperforms CoT by 8%").
+            wanted = quantity - SHARE_WORDS if "%" in sentence else quantity
+            if RESULT.search(sentence):
+                wanted = wanted - GAIN_WORDS
+            if not wanted:
+                return True
+            mass = sum(self.idf(stem) for stem in wanted)
+            held = wanted & set(content_stems(sentence))
+            if sum(self.idf(stem) for stem in held) >= FIGURE_WORDS_SHARE * mass:
+                return True
+        return False
+
+    # ---- decisions ---------------------------------------------------------------------------
+    def on_topic(self, evidence: Evidence) -> bool:
+        """Is the paper about the question at all, or only the nearest thing in the collection?"""
+        s = self.settings
+        best = evidence.relevance - s.coverage_weight * evidence.coverage
+        return (best >= s.on_topic_similarity or evidence.coverage >= s.on_topic_coverage
+                or (best >= s.weak_similarity and evidence.coverage >= s.weak_coverage))
+
+    def decide(self, plan: Plan, evidence: list[Evidence]) -> Judgement:
+        if not evidence:
+            return Judgement([], "refused", reason="no paper in the collection matches what was asked.")
+        if plan.intent in ("list", "topic_summary"):
+            return self._decide_list(plan, evidence)
+        if plan.intent == "compare":
+            return self._decide_compare(plan, evidence)
+        return self._decide_one(plan, evidence)
+
+    def _decide_list(self, plan: Plan, evidence: list[Evidence]) -> Judgement:
+        s = self.settings
+        top = evidence[0]
+        if not self.on_topic(top):
+            return Judgement([], "refused", reason="no paper in the collection matches what was asked.",
+                             nearest=evidence[:3])
+        keep = [e for e in evidence if e.relevance >= s.list_relative * top.relevance and self.on_topic(e)]
+        return Judgement(keep[: s.list_max_papers], "answered")
+
+    def _decide_compare(self, plan: Plan, evidence: list[Evidence]) -> Judgement:
+        by_id = {e.paper.id: e for e in evidence}
+        wanted = list(dict.fromkeys([*plan.resolved.referenced, *plan.named]))
+        if plan.resolved.compare_with_earlier and len(wanted) < 2:
+            wanted = list(dict.fromkeys([*plan.resolved.earlier[:1], *wanted]))
+        chosen = [by_id[pid] for pid in wanted if pid in by_id]
+        for candidate in evidence:  # "compare the two papers on X": topped up from the judged ranking
+            if len(chosen) >= plan.count:
+                break
+            if candidate not in chosen and candidate.paper.id not in plan.resolved.earlier:
+                chosen.append(candidate)
+        return Judgement(chosen[:3], "answered")
+
+    def _decide_one(self, plan: Plan, evidence: list[Evidence]) -> Judgement:
+        target = self._target(plan, evidence)
+        resolved = plan.resolved
+        if target is None or (not (plan.named or resolved.is_follow_up) and not self.on_topic(target)):
+            return Judgement([], "refused", reason="no paper in the collection addresses this question.",
+                             nearest=evidence[:3])
+        if target.missing:
+            return Judgement([target], "partial", missing=list(target.missing))
+        return Judgement([target], "answered")
+
+    def _target(self, plan: Plan, evidence: list[Evidence]) -> Evidence | None:
+        """The one paper a lookup is about: named, pointed at, described as new, or the one discussed."""
+        by_id = {e.paper.id: e for e in evidence}
+        resolved = plan.resolved
+        earlier = next((by_id[pid] for pid in resolved.earlier if pid in by_id), None)
+        if resolved.referenced:
+            return by_id.get(resolved.referenced[0])
+        if plan.named:
+            named = by_id.get(plan.named[0])
+            # "What did it do to the sparse MobileNet-v2?": a name the paper discussed itself uses is a
+            # detail of that paper, not a new paper.
+            if resolved.is_follow_up and earlier is not None and not resolved.wants_other_paper and named is not None \
+                    and self.names().covers_key(named.paper.id, earlier.paper.abstract, plan.question):
+                return earlier
+            return named
+        fresh = [e for e in evidence if e.paper.id not in resolved.earlier]
+        if resolved.is_follow_up and resolved.wants_other_paper:
+            # Another paper that does what this turn says and relates to the one discussed.
+            return max(fresh, key=lambda e: e.relevance + self.settings.related_weight * e.related, default=None)
+        if resolved.is_follow_up and resolved.compare_with_earlier and fresh and earlier is not None \
+                and fresh[0].relevance > earlier.relevance:
+            return fresh[0]  # "how does <a paper described here> differ from it?": the described paper
+        if resolved.is_follow_up:
+            return earlier
+        return evidence[0] if evidence else None
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / (float(np.linalg.norm(vector)) or 1.0)

@@ -1,0 +1,183 @@
+"""Plan: what kind of answer a question wants, and what it is about (its facets) and asks for.
+
+Intent comes from the question's form and the papers it names, not from a list of phrasings:
+a request for several papers (a plural object, "any", "everything", "all", "how many") is a list;
+two or more named papers are a comparison unless the form asks for a list; a named paper with
+"summarize" is a summary; everything else is a one-paper lookup. The judge may still turn a
+lookup into a list when several papers satisfy an open question ("anything on X?").
+
+Facets split the topic at the words that join its conditions ("X for Y", "X that Y", "X in Y"),
+so a list can keep only the papers that satisfy every condition. "X or Y" and "X / Y" inside one
+condition are alternative wordings of it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.answering.types import Ask, Facet, Intent, Resolved
+from assistant.text import QUESTION_BOILERPLATE, content_stems
+
+# Words that say how to ask (a request, its politeness, where to look), never what about.
+REQUEST_WORDS = QUESTION_BOILERPLATE | {
+    "give", "show", "want", "need", "looking", "writing", "section", "related", "everything", "anything",
+    "all", "every", "here", "ones", "name", "specifically", "dedicated", "tackle", "tackles", "address",
+    "addresses", "remember", "recall", "vaguely", "anyone", "somebody", "someone", "please", "know", "like",
+    "would", "could", "interested", "kind", "sort", "only", "also", "actually", "really", "exist", "exists",
+    "mention", "mentions", "discuss", "discusses", "cover", "covers", "focus", "focuses", "including",
+    "something", "thing", "me", "us", "put", "build", "builds", "things", "way", "ways", "idea", "ideas",
+    "question", "questions",
+}
+# Where one condition of a topic ends and the next begins.
+CONNECTOR = re.compile(r"(?<![\w-])(?:for|in|on|with|using|via|from|into|whose|where|that|which|while|by|when|without|"
+                       r"before|after|inside|within|through|against|under|and)(?![\w-])|[;?!.]", re.I)
+# Wordings of one condition: "X or Y", "X / Y", "X, Y, or Z".
+ALTERNATIVE = re.compile(r"\s+or\s+|\s*/\s*|\s+and/or\s+|,\s*", re.I)
+# Illustrations, not conditions: parentheses, "e.g. ...", "i.e. ...", "such as ...".
+EXAMPLE_CLAUSE = re.compile(r"\([^)]*\)|\b(?:e\.g\.|i\.e\.|such as)[^.;:?]*", re.I)
+
+# A request for several papers: a plural object, or a quantifier over papers.
+PLURAL = re.compile(
+    r"\b(?:which|what)\s+(?:other\s+)?(?:papers|works|studies|articles|publications|ones)\b"
+    r"|\b(?:list|name|show|give|find)\b[^.?]{0,40}\b(?:papers|works|studies|all|every|everything)\b"
+    r"|\b(?:any|all|every|other)\s+(?:the\s+)?(?:\w+\s+){0,2}(?:papers|works|studies)\b"
+    r"|\b(?:are|were)\s+there\s+(?:any\s+)?(?:other\s+)?(?:\w+\s+){0,2}(?:papers|works|studies)\b"
+    r"|\b(?:anything|everything|all of it|all work|every paper|everything in)\b"
+    r"|\bhow\s+many\s+(?:\w+\s+){0,2}(?:papers|works|studies)\b"
+    r"|\brelated[- ]work\b"
+    r"|\bpapers\s+(?:that|which|about|on|here|in)\b",
+    re.I,
+)
+COUNT = re.compile(r"\bhow\s+many\s+(?:\w+\s+){0,2}(?:papers|works|studies)\b", re.I)
+TOPIC_SUMMARY = re.compile(
+    r"\b(?:summari[sz]e|overview of|survey)\b.*\b(?:collection|papers|literature|research|work|works|studies)\b"
+    r"|\bwhat does the (?:collection|corpus) say about\b",
+    re.I,
+)
+SUMMARY = re.compile(r"\b(?:summari[sz]e|summary of|tl;?dr|tell me about|overview of|what is .{0,40} about)\b",
+                     re.I)
+# A choice between methods, or a contrast: with two named papers, a comparison.
+COMPARE = re.compile(
+    r"\b(?:compare[sd]?|comparison|contrast|versus|vs\.?|differ|differs|different|difference|differences|both|"
+    r"each|which one|which of|either|or|and|than|beat|beats|better|relate)\b", re.I)
+COUNT_WORDS = {"two": 2, "both": 2, "three": 3, "2": 2, "3": 3}
+# What the question asks back: a number.
+ASKS_NUMBER = re.compile(
+    r"\b(?:how (?:much|many|big|large|fast|close|well|small|few|long|deep)|what (?:\w+ ){0,3}(?:accuracy|score|"
+    r"fid|ap|bleu|rmse|wer|psnr|miou|speed|speedup|throughput|size|number|gain|improvement|percentage|share|"
+    r"fraction|ratio|rate|length|perplexity|auc|precision|recall|f1)|top-?1|accuracy|speed-?up|times faster|"
+    r"percent|ratio|perplexity)\b", re.I)
+# A metric, benchmark or model named in the question: a token with a digit, an inner capital, an
+# all-caps acronym, or a capitalized word inside the sentence ("ImageNet", "mIoU", "WER", "Quechua").
+SPECIFIC = re.compile(r"(?<![\w-])(?:[A-Za-z]+[-']?\d[\w.-]*|\d+[A-Za-z][\w-]*|[a-z]+[A-Z][\w-]*|[A-Z][a-z]*[A-Z][\w-]*"
+                      r"|[A-Z]{2,}s?)(?![\w-])")
+CAPITALIZED = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}(?:'s)?\b")
+# The measurement a question asks for: "what <it> does X get", "in terms of <it>", "how many <it>".
+QUANTITY = re.compile(
+    r"\bwhat (?:exact |is the |are the |was the |were the )?(?P<what>(?:[\w'^-]+ ){0,5}?[\w'^-]+) "
+    r"(?:does|do|did|is|are|was|were|can|could|has|have|would)\b"
+    r"|\bin terms of (?P<terms>[\w' -]+)"
+    r"|\bhow (?:many|much) (?P<how>(?:times )?(?:faster|slower|smaller|larger|fewer|more|less|"
+    r"parameters|params|tokens|layers|gpus|speedup|memory))\b", re.I)
+# Words that name a measurement (the quantity must hold one, or a metric's acronym such as "FID").
+MEASURE = re.compile(
+    r"\b(?:accurac\w*|scores?|error|rates?|speed\w*|faster|slower|throughput|latency|size|length|gains?|"
+    r"improvements?|reductions?|perplexity|tau|correlation|percentage|fraction|share|ratio|parameters|params|"
+    r"memory|flops|cost|time|compute|number|count|efficiency|precision|recall|top-?\d|times|bleu|rouge|auc)\b",
+    re.I)
+QUOTED = re.compile(r"(?<!\w)['\"‘“]([^'\"’”]{3,60})['\"’”](?!\w)")
+
+
+def _facet(text: str) -> Facet | None:
+    alternatives = []
+    for part in ALTERNATIVE.split(text):
+        stems = frozenset(content_stems(part, REQUEST_WORDS))
+        if stems:
+            alternatives.append(stems)
+    if not alternatives:
+        return None
+    return Facet(text.strip(), tuple(alternatives))
+
+
+def facets_of(topic: str) -> list[Facet]:
+    """The conditions of a topic, in order; examples ("e.g. ...") are left out: they illustrate."""
+    text = EXAMPLE_CLAUSE.sub(" ", topic)
+    facets: list[Facet] = []
+    for clause in text.split(":"):
+        # What follows a colon enumerates the condition before it ("vehicles: perception, testing").
+        for position, piece in enumerate(CONNECTOR.split(clause)):
+            facet = _facet(piece)
+            if facet is None:
+                continue
+            if position == 0 and facets and clause is not text:
+                facets[-1] = Facet(facets[-1].text + ": " + facet.text, facets[-1].alternatives + facet.alternatives)
+            else:
+                facets.append(facet)
+    return facets
+
+
+def asked_for(question: str, drop_keys: set[str]) -> Ask:
+    """A number, and the specifics (benchmarks, metrics, models) the answer must state literally.
+
+    `drop_keys` are name keys of the papers the question names: naming the paper is not asking for it.
+    """
+    from assistant.text import name_key
+
+    specific = []
+    asked = EXAMPLE_CLAUSE.sub(" ", question)  # "such as 5x5-digit multiplication" illustrates, it is not asked
+    for match in [*SPECIFIC.finditer(asked), *CAPITALIZED.finditer(asked)]:
+        word = match.group(0).removesuffix("'s").strip(".-")
+        key = name_key(word)
+        if len(key) < 2 or key in drop_keys or word.lower() in {"i", "ai", "ml"}:
+            continue
+        specific.append(word)
+    quantity = QUANTITY.search(question)
+    phrase = next((g for g in quantity.groups() if g), "") if quantity else ""
+    if not (MEASURE.search(phrase) or re.search(r"\b[A-Z]{2,}\b", phrase)):
+        phrase = ""  # "what functional form did ...": asks what, not how much
+    quoted = tuple(m.group(1).strip() for m in QUOTED.finditer(question))
+    return Ask(number=bool(ASKS_NUMBER.search(question)) or bool(phrase), specific=tuple(dict.fromkeys(specific)),
+               quantity=phrase.strip(), quoted=quoted)
+
+
+IMPERATIVE = re.compile(r"^\s*(?:please\s+)?(?:list|show|give|name|find|tell|summari[sz]e|compare|describe)\b", re.I)
+
+
+def asking_part(question: str) -> str:
+    """The sentences that ask (questions, requests), without the context a user gives before them."""
+    from ingest.chunking import split_sentences
+
+    sentences = split_sentences(question)
+    asking = [s for s in sentences if s.rstrip().endswith("?") or IMPERATIVE.match(s)]
+    return " ".join(asking) if asking else question
+
+
+def intent_of(question: str, named: int, resolved: Resolved) -> tuple[Intent, bool]:
+    """(intent, plural): the answer kind the question's form asks for."""
+    plural = bool(PLURAL.search(asking_part(question)))
+    if TOPIC_SUMMARY.search(question):
+        return "topic_summary", True
+    if plural and not resolved.referenced and not (resolved.is_follow_up and named):
+        return "list", True
+    if resolved.referenced and len(resolved.referenced) >= 2:
+        return "compare", False
+    if named >= 2 and COMPARE.search(question):
+        return "compare", False
+    if resolved.compare_with_earlier and resolved.is_follow_up and named >= 1 and not resolved.wants_other_paper:
+        return "compare", False  # "how does that compare with X": X against the paper discussed
+    if SUMMARY.search(question) and not resolved.is_follow_up:
+        return "summary", False
+    return "lookup", False
+
+
+def compare_count(question: str, named: int) -> int:
+    if named >= 2:
+        return min(named, 3)
+    for word, count in COUNT_WORDS.items():
+        if re.search(rf"\b{word}\b", question, re.I):
+            return count
+    return 2
+
+
+def is_count_question(question: str) -> bool:
+    return bool(COUNT.search(question))

@@ -1,0 +1,121 @@
+"""The data the answering stages hand each other: a Plan of the question, Evidence per paper.
+
+condense -> retrieve -> plan -> judge -> compose -> verify; each stage reads the one before's
+output and nothing else, so each can be tested (and replaced) on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from assistant.answer import Status
+from assistant.retrieval import PaperHit
+from assistant.store import StoredPaper
+
+Intent = Literal["lookup", "compare", "list", "summary", "topic_summary"]
+
+
+@dataclass(frozen=True)
+class Facet:
+    """One part of what a question is about ("video compression"), or of what it asks for.
+
+    `alternatives` are the ways the question words it ("neural fields / implicit neural
+    representations"): a paper that matches any one of them satisfies the facet.
+    """
+
+    text: str
+    alternatives: tuple[frozenset[str], ...]  # content stems of each alternative wording
+
+    @property
+    def stems(self) -> frozenset[str]:
+        return frozenset().union(*self.alternatives) if self.alternatives else frozenset()
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What the question wants back, beyond the paper it is about."""
+
+    number: bool = False  # a score, a size, a speed-up: the answer must hold a number
+    specific: tuple[str, ...] = ()  # benchmarks, metrics, models it names ("ImageNet", "mIoU"): must be literal
+    quantity: str = ""  # the measurement asked for ("top-1 accuracy", "word error rate", "times faster")
+    quoted: tuple[str, ...] = ()  # phrases the question puts in quotes: asked about literally
+
+
+@dataclass
+class Resolved:
+    """The question after condensing: how it relates to the conversation, and the query to search."""
+
+    question: str
+    query: str  # stand-alone retrieval query (follow-ups carry the earlier papers' titles)
+    is_follow_up: bool = False
+    wants_other_paper: bool = False  # "is there another paper that ...": a new paper, related to the earlier
+    earlier: list[str] = field(default_factory=list)  # paper ids discussed before, most recent first
+    referenced: list[str] = field(default_factory=list)  # earlier papers this turn points at ("the second one")
+    compare_with_earlier: bool = False  # "how does that compare with X", "how do those two compare"
+
+
+@dataclass
+class Plan:
+    """What kind of answer the question wants, which papers it names, and its facets."""
+
+    resolved: Resolved
+    intent: Intent
+    named: list[str]  # paper ids the question names, in the order named
+    facets: list[Facet]  # what it is about (a list keeps papers that satisfy every one)
+    ask: Ask
+    plural: bool = False  # worded as a request for several papers ("any papers on", "everything about")
+    unknown_names: list[str] = field(default_factory=list)  # specific names no paper mentions
+    count: int = 2  # papers a comparison wants
+
+    @property
+    def question(self) -> str:
+        return self.resolved.question
+
+
+@dataclass
+class SentenceEvidence:
+    index: int
+    text: str
+    score: float  # how well it answers the question (terms, meaning of its chunk, asked-for numbers)
+    facets: frozenset[int]  # facets whose terms it holds
+    has_number: bool
+
+
+@dataclass
+class Evidence:
+    """How well one candidate paper answers the plan, and which of its sentences do."""
+
+    hit: PaperHit
+    relevance: float  # overall, comparable across the candidates of one question
+    similarity: float  # whole-abstract dense similarity to the question
+    coverage: float  # IDF-weighted share of the question's terms the paper holds
+    facet_support: list[float]  # per facet, 0..1
+    sentences: list[SentenceEvidence]
+    missing: list[str]  # asked-for specifics the abstract never states
+    named: bool = False
+    related: float = 0.0  # whole-abstract similarity to the paper discussed before (follow-ups)
+
+    @property
+    def paper(self) -> StoredPaper:
+        return self.hit.paper
+
+    @classmethod
+    def unjudged(cls, paper: StoredPaper) -> Evidence:
+        """A paper with every sentence equally supported (abstract order): composing without a judge."""
+        from assistant.text import has_number
+
+        sentences = [SentenceEvidence(i, text, 0.0, frozenset(), has_number(text))
+                     for i, text in enumerate(paper.sentences)]
+        return cls(PaperHit(paper), 0.0, 0.0, 0.0, [], sentences, [])
+
+
+@dataclass
+class Judgement:
+    """The judge's decision: the papers the answer is about, and whether the question is answered."""
+
+    chosen: list[Evidence]
+    status: Status
+    missing: list[str] = field(default_factory=list)  # parts of the question the collection lacks
+    reason: str = ""  # for a refusal: why
+    nearest: list[Evidence] = field(default_factory=list)  # near misses a refusal names
