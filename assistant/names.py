@@ -263,13 +263,15 @@ class NameIndex:
         return found
 
     def _title_phrases_in(self, question: str) -> list[str]:
-        """Runs of 1-4 words that spell a title's phrase ("composable sparse fine-tuning", "task-hinting")."""
+        """Runs of words that spell a title's phrase ("composable sparse fine-tuning", "task-hinting")."""
         words = re.findall(r"[\w+\-^]+", question)
         found = []
         for n in range(4, 0, -1):
             for start in range(len(words) - n + 1):
                 run = words[start:start + n]
-                if (n > 1 or "-" in run[0]) and name_key(" ".join(run)) in self.title_phrases:
+                # Lowercase, only a run of three words or a hyphenated one ("task-hinting") is specific
+                # enough: two ("parallel decoding") are often just the field's words.
+                if (n > 2 or (n == 1 and "-" in run[0])) and name_key(" ".join(run)) in self.title_phrases:
                     found.append(" ".join(run))
         return found
 

@@ -73,7 +73,7 @@ class Settings(BaseSettings):
                                   "that answers first, then only those that add to it")
     lookup_words: int = Field(100, ge=10, description="word budget of those sentences (the title line comes on "
                               "top); 4 and 100 kept lookups under 90 words on dev.jsonl and dev2.jsonl")
-    compare_sentences: int = Field(2, ge=1, description="sentences per paper in a comparison, besides its table")
+    compare_sentences: int = Field(3, ge=1, description="sentences per paper in a comparison, besides its table")
     list_sentences: int = Field(2, ge=1, description="sentences per paper in a list")
     list_max_papers: int = Field(12, ge=1, description="most papers a 'which papers' answer lists")
     candidate_pool: int = Field(40, ge=1, description="papers retrieved before the judge weighs them")

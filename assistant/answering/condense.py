@@ -53,12 +53,12 @@ def resolve(question: str, conversation: Conversation, papers: dict[str, StoredP
             if -len(last) <= index < len(last) and last[index] not in referenced:
                 referenced.append(last[index])
     contrast = bool(CONTRAST.search(question))
-    both = bool(BOTH.search(question))
-    if not referenced and both and contrast:
-        # "How do those two compare?": the last answer's papers if it had several, else the last two turns'.
-        referenced = last[:3] if len(last) > 1 else list(dict.fromkeys(f[0] for f in history))[:2]
-    refers = bool(REFERENCE.search(question) or FOLLOW_ON.search(question)) or bool(referenced)
     other = bool(ANOTHER_PAPER.search(question)) and not referenced
+    if not referenced and not other and BOTH.search(question) and contrast:
+        # "How do those two compare?": the last answer's papers if it had several, else the last two turns'.
+        earlier_two = last[:3] if len(last) > 1 else list(dict.fromkeys(f[0] for f in history))[:2]
+        referenced = earlier_two if len(earlier_two) > 1 else []
+    refers = bool(REFERENCE.search(question) or FOLLOW_ON.search(question)) or bool(referenced)
     if not (refers or other):
         return Resolved(question, question, earlier=earlier)
     context = referenced or last

@@ -54,9 +54,10 @@ class JudgeSettings:
     list_max_papers: int = 12
     # A question about nothing in the collection: the best paper is neither close in meaning nor in terms.
     on_topic_similarity: float = 0.45
-    on_topic_coverage: float = 0.35
     weak_similarity: float = 0.3
     weak_coverage: float = 0.2
+    min_list_coverage: float = 0.3  # below this no candidate is about the asked topic: say so
+    unseen_topic_share: float = 0.5  # a list question whose words are mostly unknown to the collection is refused
     related_weight: float = 0.5  # "another paper that ...": relevance + this x similarity to the earlier paper
     missing_share: float = 0.15  # share of the question's term weight a missing name must carry to matter
     chunk_max_words: int = 90
@@ -75,10 +76,11 @@ class EvidenceJudge(Protocol):
 class TermDenseJudge:
     """The default judge: dense similarity, term coverage and literal presence of what is asked."""
 
-    def __init__(self, retriever: CandidateRetriever, idf: Callable[[str], float], names: Callable[[], NameIndex],
-                 settings: JudgeSettings) -> None:
+    def __init__(self, retriever: CandidateRetriever, idf: Callable[[str], float], known: Callable[[str], bool],
+                 names: Callable[[], NameIndex], settings: JudgeSettings) -> None:
         self.retriever = retriever
         self.idf = idf
+        self.known = known  # is this stem used by any paper in the collection?
         self.names = names
         self.settings = settings
 
@@ -203,30 +205,50 @@ class TermDenseJudge:
         return False
 
     # ---- decisions ---------------------------------------------------------------------------
-    def on_topic(self, evidence: Evidence) -> bool:
-        """Is the paper about the question at all, or only the nearest thing in the collection?"""
+    def on_topic(self, evidence: Evidence, foreign: bool = False) -> bool:
+        """Is the paper about the question at all, or only the nearest thing in the collection?
+
+        Close in meaning, or weakly close and sharing the question's terms. Sharing terms alone is
+        not enough: "the capital of France" shares "capital" with a paper and means nothing like it.
+        A question whose words the collection does not use (`foreign`: another language, mostly)
+        can only be matched by meaning.
+        """
         s = self.settings
         best = evidence.relevance - s.coverage_weight * evidence.coverage
-        return (best >= s.on_topic_similarity or evidence.coverage >= s.on_topic_coverage
-                or (best >= s.weak_similarity and evidence.coverage >= s.weak_coverage))
+        return best >= s.on_topic_similarity or (best >= s.weak_similarity and (
+            evidence.coverage >= s.weak_coverage or foreign))
 
     def decide(self, plan: Plan, evidence: list[Evidence]) -> Judgement:
         if not evidence:
             return Judgement([], "refused", reason="no paper in the collection matches what was asked.")
+        foreign = self.unseen_share(plan.question) >= self.settings.unseen_topic_share
         if plan.intent in ("list", "topic_summary"):
-            return self._decide_list(plan, evidence)
-        if plan.intent == "compare":
-            return self._decide_compare(plan, evidence)
-        return self._decide_one(plan, evidence)
+            judgement = self._decide_list(plan, evidence, foreign)
+        elif plan.intent == "compare":
+            judgement = self._decide_compare(plan, evidence)
+        else:
+            judgement = self._decide_one(plan, evidence, foreign)
+        if foreign and judgement.status != "refused":
+            judgement.notices.append("Most words of this question occur in no paper of the collection (its "
+                                     "papers are in English), so the papers were matched by meaning alone.")
+        return judgement
 
-    def _decide_list(self, plan: Plan, evidence: list[Evidence]) -> Judgement:
+    def _decide_list(self, plan: Plan, evidence: list[Evidence], foreign: bool) -> Judgement:
         s = self.settings
-        top = evidence[0]
-        if not self.on_topic(top):
+        top = max(evidence, key=lambda e: e.coverage)
+        if foreign or top.coverage < s.min_list_coverage or not self.on_topic(evidence[0]):
+            # The topic's own words occur in no paper, or no candidate holds even a third of them.
             return Judgement([], "refused", reason="no paper in the collection matches what was asked.",
                              nearest=evidence[:3])
-        keep = [e for e in evidence if e.relevance >= s.list_relative * top.relevance and self.on_topic(e)]
+        top = evidence[0]
+        keep = [e for e in evidence if e.relevance >= s.list_relative * top.relevance and self.on_topic(e, foreign)]
         return Judgement(keep[: s.list_max_papers], "answered")
+
+    def unseen_share(self, question: str) -> float:
+        """Share of the question's term weight carried by words no paper in the collection uses."""
+        wanted = set(content_stems(question, REQUEST_WORDS))
+        total = sum(self.idf(stem) for stem in wanted)
+        return sum(self.idf(stem) for stem in wanted if not self.known(stem)) / total if total else 0.0
 
     def _decide_compare(self, plan: Plan, evidence: list[Evidence]) -> Judgement:
         by_id = {e.paper.id: e for e in evidence}
@@ -241,10 +263,10 @@ class TermDenseJudge:
                 chosen.append(candidate)
         return Judgement(chosen[:3], "answered")
 
-    def _decide_one(self, plan: Plan, evidence: list[Evidence]) -> Judgement:
+    def _decide_one(self, plan: Plan, evidence: list[Evidence], foreign: bool) -> Judgement:
         target = self._target(plan, evidence)
         resolved = plan.resolved
-        if target is None or (not (plan.named or resolved.is_follow_up) and not self.on_topic(target)):
+        if target is None or (not (plan.named or resolved.is_follow_up) and not self.on_topic(target, foreign)):
             return Judgement([], "refused", reason="no paper in the collection addresses this question.",
                              nearest=evidence[:3])
         if target.missing:

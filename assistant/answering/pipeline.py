@@ -127,7 +127,7 @@ class AnsweringPipeline:
             kind = "lookup"
         sources = book.sources if book else []
         return Answer(plan.question, text, kind, sources, ranked(candidates.hits, judgement.chosen),
-                      judgement.status != "answered", plan.resolved.query, focus, [], timings,
+                      judgement.status != "answered", plan.resolved.query, focus, list(judgement.notices), timings,
                       status=judgement.status, missing=list(judgement.missing))
 
 

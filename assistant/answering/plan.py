@@ -60,6 +60,8 @@ SUMMARY = re.compile(r"\b(?:summari[sz]e|summary of|tl;?dr|tell me about|overvie
 COMPARE = re.compile(
     r"\b(?:compare[sd]?|comparison|contrast|versus|vs\.?|differ|differs|different|difference|differences|both|"
     r"each|which one|which of|either|or|and|than|beat|beats|better|relate)\b", re.I)
+EXPLICIT_COMPARE = re.compile(r"\b(?:compare|comparison|contrast|versus|vs\.?|differ|differs|difference)\b", re.I)
+COUNTED = re.compile(r"\b(?:two|three|both)\b", re.I)
 COUNT_WORDS = {"two": 2, "both": 2, "three": 3, "2": 2, "3": 3}
 # What the question asks back: a number.
 ASKS_NUMBER = re.compile(
@@ -163,6 +165,8 @@ def intent_of(question: str, named: int, resolved: Resolved) -> tuple[Intent, bo
         return "compare", False
     if named >= 2 and COMPARE.search(question):
         return "compare", False
+    if EXPLICIT_COMPARE.search(question) and COUNTED.search(question) and not resolved.is_follow_up:
+        return "compare", False  # "compare the two scaling-law studies": the count says how many
     if resolved.compare_with_earlier and resolved.is_follow_up and named >= 1 and not resolved.wants_other_paper:
         return "compare", False  # "how does that compare with X": X against the paper discussed
     if SUMMARY.search(question) and not resolved.is_follow_up:

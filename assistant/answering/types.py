@@ -119,3 +119,4 @@ class Judgement:
     missing: list[str] = field(default_factory=list)  # parts of the question the collection lacks
     reason: str = ""  # for a refusal: why
     nearest: list[Evidence] = field(default_factory=list)  # near misses a refusal names
+    notices: list[str] = field(default_factory=list)  # for the reader: how the judge reached its decision
