@@ -280,7 +280,17 @@ class NameIndex:
         # A name met as a word of some abstract is known without scanning the whole collection's
         # text (about 120 MB at 100k papers); only names not seen as one word ("Llama 3") are searched.
         return [name for name, _ in entities(question)
-                if name_key(name) not in self.vocabulary and not _phrase_in(self._corpus_text, name)]
+                if name_key(name) not in self.vocabulary and not self._known_compound(name)
+                and not _phrase_in(self._corpus_text, name)]
+
+    def _known_compound(self, name: str) -> bool:
+        """"ViT-style", "LoRA/adapters": a known name joined to plain words is known. A part without
+        letters ("FlashAttention-3") is a version of the name, and that version must be known whole."""
+        parts = [p for p in re.split(r"[-/]", name.strip("$\\{}()[],.;:'\"")) if p]
+        if len(parts) < 2 or not all(any(c.isalpha() for c in p) for p in parts):
+            return False
+        distinctive = [p for p in parts if is_distinctive(p)]
+        return bool(distinctive) and all(name_key(p) in self.vocabulary for p in distinctive)
 
 
 def _read_stamp(handle: IO[str]) -> int:
