@@ -186,8 +186,53 @@ def supports(claim: str, paper: StoredPaper, min_support: float, sanitized_abstr
         return False
     if not _numbers(claim) <= _numbers(text):
         return False
+    if not numbers_bound(claim, sanitized_abstract):
+        return False
     text_keys = {name_key(w) for w in text.split()}
     return all(name_key(w) in text_keys for w in name_words(claim) if is_distinctive(w))
+
+
+NUMBER_WINDOW = 4  # words either side of a number that say what it measures
+
+
+def _measure_words(words: list[str], index: int) -> list[str]:
+    """The content word nearest before and nearest after position `index`: what the number there measures."""
+    from assistant.text import content_stems
+
+    before = range(index - 1, max(-1, index - 1 - NUMBER_WINDOW), -1)
+    after = range(index + 1, min(len(words), index + 1 + NUMBER_WINDOW))
+    found = []
+    for side in (before, after):
+        for position in side:
+            stems = content_stems(words[position])
+            if stems and not _numbers(words[position]):
+                found.append(stems[0])
+                break
+    return found
+
+
+def numbers_bound(claim: str, abstract: str) -> bool:
+    """Each number of the claim stands in the abstract next to what the claim says it measures.
+
+    The content word nearest the number in the claim (before it, or after it) must be among the
+    words around the same number in some abstract sentence: "a tokens-to-parameters ratio of 7B"
+    is not supported by "we train models of 7B parameters", where 7B is a model size.
+    """
+    from assistant.text import content_stems
+
+    abstract_words = abstract.split()
+    places: dict[str, list[set[str]]] = {}
+    for index, word in enumerate(abstract_words):
+        for number in _numbers(word):
+            around = abstract_words[max(0, index - NUMBER_WINDOW): index + 1 + NUMBER_WINDOW]
+            places.setdefault(number, []).append(set(content_stems(" ".join(around))))
+    words = claim.split()
+    for index, word in enumerate(words):
+        for number in _numbers(word):
+            measure = _measure_words(words, index)
+            if measure and not any(set(measure) & around for around in places.get(number, [])):
+                return False
+    return True
 
 
 def _supporting_sentence(claim: str, paper: StoredPaper) -> str:
