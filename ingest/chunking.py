@@ -19,7 +19,9 @@ ABBREVIATIONS = {
     "resp", "ref", "refs", "dr", "mr", "ms", "prof", "inc", "ltd", "st", "tab", "w.r.t", "a.k.a", "viz",
 }
 ENUMERATOR_AFTER_COLON = re.compile(r"[:;]\s+\(?\d{1,2}[.)]$")
-SENTENCE_END = re.compile(r"[.!?](?:[\"')\]]*)\s+(?=[\"'(\[]?[A-Z0-9$\\])")
+# A sentence ends at . ! or ? before a capital, a digit or markup ("... by 75%. <script>..."): text
+# glued to an injected tag or instruction is its own sentence, so dropping that one keeps this one.
+SENTENCE_END = re.compile(r"[.!?](?:[\"')\]]*)(?:\s+(?=[\"'(\[]?[A-Z0-9$\\<])|(?=<[A-Za-z/!]))")
 
 
 def split_sentences(text: str) -> list[str]:
