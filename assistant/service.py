@@ -16,6 +16,7 @@ from assistant.answer import Answer
 from assistant.answering.compose.extractive import ExtractiveComposer
 from assistant.answering.generate import LLMWriter
 from assistant.answering.judge import JudgeSettings, TermDenseJudge
+from assistant.answering.llm_judge import LLMJudge, LLMJudgeSettings
 from assistant.answering.pipeline import AnsweringPipeline, Stages
 from assistant.answering.retrieve import CandidateRetriever
 from assistant.chat import Conversation
@@ -173,7 +174,12 @@ class PaperChat:
         composer = ExtractiveComposer(s.lookup_sentences, s.lookup_words, s.compare_sentences, s.list_sentences,
                                       self.idf, lambda paper_id: self.names.own_names(paper_id))
         writer = LLMWriter(s, self.store.catalog.papers)
-        return AnsweringPipeline(Stages(retriever, judge, composer, writer, lambda: self.names,
+
+        def llm_judge(generator: str) -> LLMJudge | None:
+            return LLMJudge(judge, lambda: writer.chat_generator(generator), LLMJudgeSettings()) \
+                if s.llm_judge else None
+
+        return AnsweringPipeline(Stages(retriever, judge, llm_judge, composer, writer, lambda: self.names,
                                         self.store.catalog.papers))
 
     def generators(self) -> list[str]:

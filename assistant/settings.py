@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     local_context: int = Field(4096, ge=512)
     local_threads: int = Field(2, ge=1)
     local_startup_timeout_s: float = Field(180.0, gt=0)
+    llm_judge: bool = Field(True, description="with an LLM generator, the model also scores each candidate "
+                            "abstract's relevance (one more call) to choose the papers")
     verify_min_support: float = Field(0.6, gt=0, le=1, description="share of a sentence's words its source must hold")
     verify_min_kept: float = Field(0.5, gt=0, le=1, description="below this share of verified sentences, fall back "
                                    "to the extractive answer")

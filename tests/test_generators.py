@@ -180,6 +180,7 @@ def ask_via(small_service: PaperChat, base_url: str) -> tuple[Answer, list[str],
     small_service.settings.openai_base_url = base_url
     small_service.settings.llm_timeout_s = 1.0
     small_service.settings.llm_max_retries = 1
+    small_service.settings.llm_judge = False  # these tests count the writer's calls; the judge has its own
     small_service.pipeline.stages.writer.reset()
     started = time.monotonic()
     pieces: list[str] = []
@@ -192,6 +193,7 @@ def ask_via(small_service: PaperChat, base_url: str) -> tuple[Answer, list[str],
                 pieces.append(piece)
     finally:
         small_service.settings.openai_base_url = None
+        small_service.settings.llm_judge = True
         small_service.pipeline.stages.writer.reset()
     assert final is not None
     return final, pieces, time.monotonic() - started

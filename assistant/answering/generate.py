@@ -106,7 +106,8 @@ class LLMWriter:
         notices = [f"Written by the {name} generator; {checked.verified} of {checked.sentences} sentences "
                    f"verified against their sources ({checked.reattached} re-attached, {checked.removed} removed)."]
         return Answer(question, checked.text, base.kind, checked.sources, base.retrieved, base.abstained, base.query,
-                      [s.paper_id for s in checked.sources] or base.focus, notices + checked.notes, timings,
+                      [s.paper_id for s in checked.sources] or base.focus, base.notices + notices + checked.notes,
+                      timings,
                       generator=name, status=base.status, missing=base.missing)
 
     @staticmethod
@@ -118,5 +119,5 @@ class LLMWriter:
                 "do not contain the information to answer it.")
         notice = f"The {name} generator found no answer in these sources; it was not overruled."
         return Answer(question, text, base.kind, [], base.retrieved, True, base.query, base.focus,
-                      [notice], timings, generator=name, status="partial" if sources else "refused",
+                      [*base.notices, notice], timings, generator=name, status="partial" if sources else "refused",
                       missing=["what was asked"])

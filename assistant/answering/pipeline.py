@@ -29,7 +29,8 @@ from assistant.store import StoredPaper
 @dataclass
 class Stages:
     retriever: CandidateRetriever
-    judge: EvidenceJudge
+    judge: EvidenceJudge  # the default judge (no LLM)
+    llm_judge: Callable[[str], EvidenceJudge | None]  # generator name -> its judge, None to use the default
     composer: ExtractiveComposer
     writer: LLMWriter
     names: Callable[[], NameIndex]
@@ -43,15 +44,19 @@ class AnsweringPipeline:
     def stream(self, question: str, conversation: Conversation, mode: Mode,
                generator: str) -> Iterator[str | Answer]:
         """The answer text in pieces, then the final Answer (extractive first; an LLM rewrites it if chosen)."""
-        answer = self.extractive(question, conversation, mode)
-        if generator != "extractive" and answer.status != "refused" and answer.kind != "error":
+        judge = self.stages.llm_judge(generator) if generator != "extractive" else None
+        answer = self.extractive(question, conversation, mode, judge)
+        if generator != "extractive" and answer.status == "answered" and answer.kind != "error":
             history = [(t.question, t.answer.text) for t in conversation.turns]
             answer = yield from self.stages.writer.write(question, answer, generator, history)
         else:
             yield from answer.text.splitlines(keepends=True)
         yield answer
 
-    def extractive(self, question: str, conversation: Conversation, mode: Mode) -> Answer:
+    def extractive(self, question: str, conversation: Conversation, mode: Mode,
+                   judge: EvidenceJudge | None = None) -> Answer:
+        """The planned answer, composed from quoted sentences; `judge` replaces the default judge."""
+        judge = judge or self.stages.judge
         started = time.perf_counter()
         resolved = condense.resolve(question, conversation, self.stages.papers())
         candidates = self.stages.retriever.retrieve(resolved.query, question, mode)
@@ -65,8 +70,8 @@ class AnsweringPipeline:
             judgement = Judgement([], "refused", reason=f"it names {', '.join(plan.unknown_names)}, which no paper "
                                   "in the collection mentions.")
             return self._answer(plan, candidates, judgement, "", timings)
-        evidence = self.stages.judge.weigh(plan, candidates)
-        judgement = self.stages.judge.decide(plan, evidence)
+        evidence = judge.weigh(plan, candidates)
+        judgement = judge.decide(plan, evidence)
         timings["judge_ms"] = round((time.perf_counter() - started) * 1000 - timings["retrieve_ms"], 2)
         book = CitationBook()
         text = self.compose(plan, judgement, book)
