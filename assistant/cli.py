@@ -95,6 +95,9 @@ def _stream_answer(service: PaperChat, question: str, conversation: Any, generat
     final_sources = final.sources_markdown()
     if final_sources:
         print("\nSources:\n" + final_sources)
+    if final.status == "partial":
+        lacking = f" (the sources do not report {', '.join(final.missing)})" if final.missing else ""
+        print(f"\nanswer: partial{lacking}")
     for notice in final.notices:
         print(f"\nnote: {notice}")
     return final

@@ -85,7 +85,7 @@ def test_ask_json_cites_listed_sources(indexed: dict[str, object]) -> None:
     answer = json.loads(result.stdout)  # stdout must be exactly the JSON document
     assert answer["question"] == question
     assert answer["text"].strip()
-    assert not answer["abstained"]
+    assert not answer["abstained"] and answer["status"] == "answered" and answer["missing"] == []
     numbers = {source["number"] for source in answer["sources"]}
     cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer["text"])}
     assert cited, "the answer cites nothing"

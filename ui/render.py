@@ -113,6 +113,11 @@ def status_line(answer: Answer, default_generator: str) -> str:
     """Markdown under the chat: who answered, what kind of answer, how long it took, any notice."""
     parts = [f"Answered by **{escape_html(generator_of(answer, default_generator))}**",
              KIND_LABELS.get(answer.kind, answer.kind)]
+    status = getattr(answer, "status", "answered")
+    if status == "partial":
+        missing = ", ".join(getattr(answer, "missing", []))
+        parts.append(f"**partly answered**: the sources do not report {escape_html(missing)}" if missing
+                     else "**partly answered**")
     if answer.sources:
         parts.append(f"{len(answer.sources)} source(s)")
     total = answer.timings.get("total_ms")
