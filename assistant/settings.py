@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     judge_pool: int = Field(25, ge=1, description="of those, papers the judge weighs (named ones always)")
     judge_coverage_weight: float = Field(0.5, ge=0, description="relevance = best chunk similarity + this x "
                                          "IDF-weighted term coverage (chosen on dev.jsonl, checked on dev2.jsonl)")
-    list_relative: float = Field(0.7, gt=0, le=1, description="a list keeps candidates at least this relevant, "
+    list_relative: float = Field(0.75, gt=0, le=1, description="a list keeps candidates at least this relevant, "
                                  "relative to the best one")
     history_turns: int = Field(6, ge=0, description="earlier turns kept for follow-ups")
 

@@ -12,9 +12,10 @@ Signals (all from what is installed; no reranker or NLI model ships in any insta
   in the abstract: a paraphrase can find the paper, but a score on a benchmark the abstract never
   names is not in it.
 
-The relevance that ranks candidates is `best chunk similarity + coverage_weight * coverage`. The
-weight (0.5) and the list's relative cut-off (0.7 of the best candidate) were chosen on dev.jsonl
-and checked on dev2.jsonl (docs/answering.md has both tables).
+The relevance that ranks candidates is `best chunk similarity + coverage_weight * coverage` (for a
+list, the similarity is to the question's topic, its request wording left out). The weight (0.5)
+and the list's relative cut-off (0.75 of the best candidate) were chosen on dev.jsonl and checked on
+dev2.jsonl (docs/answering.md has both tables).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ SHARE_WORDS = frozenset({"fraction", "share", "percentag", "percent", "proport",
 class JudgeSettings:
     pool: int = 25  # candidates judged
     coverage_weight: float = 0.5
-    list_relative: float = 0.7  # a list keeps candidates at least this relevant, relative to the best
+    list_relative: float = 0.75  # a list keeps candidates at least this relevant, relative to the best
     list_max_papers: int = 12
     # A question about nothing in the collection: the best paper is neither close in meaning nor in terms.
     on_topic_similarity: float = 0.45
@@ -93,7 +94,10 @@ class TermDenseJudge:
             hit = by_id.get(pid)
             if hit is not None and hit not in hits:
                 hits.append(hit)
-        question_vector = self.retriever.embed(plan.question)
+        # A list is judged by its topic alone: "I'm writing a related-work section on X and only want
+        # surveys" is about X and surveys, and its request wording would pull the vector elsewhere.
+        listing = plan.intent in ("list", "topic_summary")
+        question_vector = self.retriever.embed(plan.topic if listing and plan.topic else plan.question)
         vectors = self.retriever.chunk_vectors(hits)
         wanted = set(content_stems(plan.question, REQUEST_WORDS))
         total = sum(self.idf(stem) for stem in wanted)

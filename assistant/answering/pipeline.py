@@ -97,7 +97,8 @@ class AnsweringPipeline:
         for match in names.mentions(question):
             own_keys.add(match.key)
         return Plan(resolved, intent, named, planning.facets_of(question), planning.asked_for(question, own_keys),
-                    plural, names.unknown_names(question), planning.compare_count(question, len(named)))
+                    plural, names.unknown_names(question), planning.compare_count(question, len(named)),
+                    planning.topic_of(question))
 
     def compose(self, plan: Plan, judgement: Judgement, book: CitationBook) -> str:
         composer = self.stages.composer

@@ -174,6 +174,16 @@ def intent_of(question: str, named: int, resolved: Resolved) -> tuple[Intent, bo
     return "lookup", False
 
 
+FRAME_WORDS = REQUEST_WORDS | {"i", "me", "my", "we", "in", "the", "a", "an", "of", "on", "to", "are", "is",
+                               "there", "here", "which", "what", "m", "want", "it"}
+
+
+def topic_of(question: str) -> str:
+    """The question's words without how it asks: what a list of papers must be about."""
+    words = re.findall(r"[\w'-]+|[^\w\s]", question)
+    return " ".join(w for w in words if w.lower() not in FRAME_WORDS).strip() or question
+
+
 def compare_count(question: str, named: int) -> int:
     if named >= 2:
         return min(named, 3)

@@ -67,6 +67,7 @@ class Plan:
     plural: bool = False  # worded as a request for several papers ("any papers on", "everything about")
     unknown_names: list[str] = field(default_factory=list)  # specific names no paper mentions
     count: int = 2  # papers a comparison wants
+    topic: str = ""  # the question without its request wording ("I'm writing a related-work section on ...")
 
     @property
     def question(self) -> str:
