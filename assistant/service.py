@@ -65,9 +65,6 @@ class PaperChat:
     def idf(self, stem: str) -> float:
         return self.store.keyword_index().idf(stem)
 
-    def known_stem(self, stem: str) -> bool:
-        return stem in self.store.keyword_index().doc_freq
-
     @property
     def names(self) -> NameIndex:
         return self.store.name_index()
@@ -168,7 +165,7 @@ class PaperChat:
     def pipeline(self) -> AnsweringPipeline:
         s = self.settings
         retriever = CandidateRetriever(self.retriever, self.store, lambda: self.names, s.candidate_pool)
-        judge = TermDenseJudge(retriever, self.idf, self.known_stem, lambda: self.names, JudgeSettings(
+        judge = TermDenseJudge(retriever, self.store.keyword_index, lambda: self.names, JudgeSettings(
             pool=s.judge_pool, coverage_weight=s.judge_coverage_weight, list_relative=s.list_relative,
             list_max_papers=s.list_max_papers, chunk_max_words=s.chunk_max_words))
         composer = ExtractiveComposer(s.lookup_sentences, s.lookup_words, s.compare_sentences, s.list_sentences,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 TOKEN = re.compile(r"(?u)\b\w\w+\b")
 NUMBER = re.compile(r"\d")
@@ -64,6 +64,12 @@ def content_stems(text: str, drop: set[str] | frozenset[str] = frozenset()) -> l
 
 def stem_set(text: str) -> set[str]:
     return set(content_stems(text))
+
+
+@lru_cache(maxsize=20_000)
+def sentence_stems(text: str) -> frozenset[str]:
+    """content_stems of an abstract sentence, remembered: every question re-reads the same abstracts."""
+    return frozenset(content_stems(text))
 
 
 def name_key(text: str) -> str:

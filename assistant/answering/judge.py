@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -31,9 +32,10 @@ from assistant.answering.compose.sentences import RESULT
 from assistant.answering.plan import REQUEST_WORDS
 from assistant.answering.retrieve import CandidateRetriever, Candidates
 from assistant.answering.types import Evidence, Judgement, Plan, SentenceEvidence
+from assistant.keyword import KeywordIndex
 from assistant.names import NameIndex, phrase_text
 from assistant.store import StoredPaper
-from assistant.text import INSTRUCTION_LIKE, content_stems, has_number, name_key
+from assistant.text import INSTRUCTION_LIKE, content_stems, has_number, name_key, sentence_stems
 from ingest.chunking import chunk_sentences
 
 # A figure: a number standing on its own or with a unit ("83.5%", "1.71x", "12 hours", "300M"), or a
@@ -45,6 +47,9 @@ FIGURE = re.compile(
 FIGURE_WORDS_SHARE = 1 / 3  # of the measurement's term weight a sentence with the figure must hold
 GAIN_WORDS = frozenset({"gain", "improv", "boost", "increas", "better", "advantag"})
 SHARE_WORDS = frozenset({"fraction", "share", "percentag", "percent", "proport", "ratio", "portion"})
+
+
+Idf = Callable[[str], float]
 
 
 @dataclass(frozen=True)
@@ -77,17 +82,17 @@ class EvidenceJudge(Protocol):
 class TermDenseJudge:
     """The default judge: dense similarity, term coverage and literal presence of what is asked."""
 
-    def __init__(self, retriever: CandidateRetriever, idf: Callable[[str], float], known: Callable[[str], bool],
+    def __init__(self, retriever: CandidateRetriever, keywords: Callable[[], KeywordIndex],
                  names: Callable[[], NameIndex], settings: JudgeSettings) -> None:
         self.retriever = retriever
-        self.idf = idf
-        self.known = known  # is this stem used by any paper in the collection?
+        self.keywords = keywords  # the collection's term statistics (idf, which stems any paper uses)
         self.names = names
         self.settings = settings
 
     # ---- evidence ----------------------------------------------------------------------------
     def weigh(self, plan: Plan, candidates: Candidates) -> list[Evidence]:
         s = self.settings
+        idf = self.keywords().idf  # looked up once: the index checks the catalog's generation on each access
         hits = candidates.hits[: s.pool]
         by_id = {h.paper.id: h for h in candidates.hits}
         for pid in [*plan.named, *plan.resolved.referenced, *plan.resolved.earlier[:3]]:
@@ -100,7 +105,7 @@ class TermDenseJudge:
         question_vector = self.retriever.embed(plan.topic if listing and plan.topic else plan.question)
         vectors = self.retriever.chunk_vectors(hits)
         wanted = set(content_stems(plan.question, REQUEST_WORDS))
-        total = sum(self.idf(stem) for stem in wanted)
+        total = sum(idf(stem) for stem in wanted)
         centroids = {pid: _unit(matrix.mean(axis=0)) for pid, matrix in vectors.items()}
         earlier = centroids.get(plan.resolved.earlier[0]) if plan.resolved.earlier else None
         evidence = []
@@ -111,29 +116,39 @@ class TermDenseJudge:
             similarity = float(centroid @ question_vector) if centroid is not None else 0.0
             related = float(centroid @ earlier) if centroid is not None and earlier is not None else 0.0
             best = float(chunk_sims.max())
-            have = set(content_stems(f"{hit.paper.title} {hit.paper.abstract}"))
-            coverage = sum(self.idf(stem) for stem in wanted & have) / total if total else 0.0
+            have = paper_stems(hit.paper)
+            coverage = sum(idf(stem) for stem in wanted & have) / total if total else 0.0
             relevance = best + s.coverage_weight * coverage
-            sentences = self._sentences(plan, hit.paper, chunk_sims)
-            evidence.append(Evidence(hit, relevance, similarity, coverage, self._facet_support(plan, have),
-                                     sentences, self.missing(plan, hit.paper), hit.paper.id in plan.named, related))
+            evidence.append(Evidence(hit, relevance, similarity, coverage, self._facet_support(plan, have, idf),
+                                     [], [], hit.paper.id in plan.named, related,
+                                     tuple(float(x) for x in chunk_sims)))
         evidence.sort(key=lambda e: -e.relevance)
         return evidence
 
-    def _facet_support(self, plan: Plan, have: set[str]) -> list[float]:
+    def _facet_support(self, plan: Plan, have: frozenset[str], idf: Idf) -> list[float]:
         support = []
         for facet in plan.facets:
             shares = []
             for alternative in facet.alternatives:
-                mass = sum(self.idf(stem) for stem in alternative)
-                shares.append(sum(self.idf(stem) for stem in alternative & have) / mass if mass else 0.0)
+                mass = sum(idf(stem) for stem in alternative)
+                shares.append(sum(idf(stem) for stem in alternative & have) / mass if mass else 0.0)
             support.append(max(shares, default=0.0))
         return support
 
-    def _sentences(self, plan: Plan, paper: StoredPaper, chunk_sims: np.ndarray) -> list[SentenceEvidence]:
+    def detail(self, plan: Plan, evidence: Evidence) -> Evidence:
+        """Sentence-level support and what is missing, for a paper an answer may use (the rest skip it)."""
+        if not evidence.detailed:
+            idf = self.keywords().idf
+            evidence.sentences = self._sentences(plan, evidence.paper, evidence.chunk_similarity or (0.0,), idf)
+            evidence.missing = self.missing(plan, evidence.paper, idf)
+            evidence.detailed = True
+        return evidence
+
+    def _sentences(self, plan: Plan, paper: StoredPaper, chunk_sims: tuple[float, ...],
+                   idf: Idf) -> list[SentenceEvidence]:
         """Each sentence's support: the question's terms it holds, its chunk's similarity, asked-for numbers."""
         wanted = set(content_stems(plan.question))
-        total = sum(self.idf(stem) for stem in wanted) or 1.0
+        total = sum(idf(stem) for stem in wanted) or 1.0
         chunk_of = {}
         for number, chunk in enumerate(chunk_sentences(paper.sentences, self.settings.chunk_max_words)):
             for index in range(chunk.first, chunk.last + 1):
@@ -143,8 +158,8 @@ class TermDenseJudge:
         for index, text in enumerate(paper.sentences):
             if INSTRUCTION_LIKE.search(text):
                 continue  # text addressed to a model, planted in an abstract: data, never quoted as a claim
-            stems = set(content_stems(text))
-            terms = sum(self.idf(stem) for stem in wanted & stems) / total
+            stems = sentence_stems(text)
+            terms = sum(idf(stem) for stem in wanted & stems) / total
             numbered = has_number(text)
             folded = f" {phrase_text(text)} "
             named_specifics = sum(f" {term} " in folded for term in specific if term)
@@ -156,7 +171,7 @@ class TermDenseJudge:
             out.append(SentenceEvidence(index, text, score, facets, numbered))
         return out
 
-    def missing(self, plan: Plan, paper: StoredPaper) -> list[str]:
+    def missing(self, plan: Plan, paper: StoredPaper, idf: Idf) -> list[str]:
         """What the question asks for that the abstract never states.
 
         - a benchmark, metric or model it names, when that name carries a real share of the
@@ -179,17 +194,17 @@ class TermDenseJudge:
 
         lacking = [term for term in plan.ask.specific if not stated(term)]
         wanted = set(content_stems(plan.question, REQUEST_WORDS)) - own
-        total = sum(self.idf(stem) for stem in wanted) or 1.0
+        total = sum(idf(stem) for stem in wanted) or 1.0
         lacking_stems = set().union(*(set(content_stems(term)) for term in lacking)) if lacking else set()
-        if sum(self.idf(stem) for stem in lacking_stems & wanted) / total < self.settings.missing_share:
+        if sum(idf(stem) for stem in lacking_stems & wanted) / total < self.settings.missing_share:
             lacking = []
         lacking += [f'"{phrase}"' for phrase in plan.ask.quoted if not stated(phrase)]
         quantity = set(content_stems(plan.ask.quantity)) - lacking_stems - own
-        if quantity and not lacking and not self._figure_for(quantity, paper):
+        if quantity and not lacking and not self._figure_for(quantity, paper, idf):
             lacking.append(f"a figure for {plan.ask.quantity}")
         return lacking
 
-    def _figure_for(self, quantity: set[str], paper: StoredPaper) -> bool:
+    def _figure_for(self, quantity: set[str], paper: StoredPaper, idf: Idf) -> bool:
         """Does some sentence state a figure together with the measurement's words (a third of their weight)?"""
         for sentence in paper.sentences:
             figure = FIGURE.search(sentence)
@@ -202,9 +217,9 @@ class TermDenseJudge:
                 wanted = wanted - GAIN_WORDS
             if not wanted:
                 return True
-            mass = sum(self.idf(stem) for stem in wanted)
-            held = wanted & set(content_stems(sentence))
-            if sum(self.idf(stem) for stem in held) >= FIGURE_WORDS_SHARE * mass:
+            mass = sum(idf(stem) for stem in wanted)
+            held = wanted & sentence_stems(sentence)
+            if sum(idf(stem) for stem in held) >= FIGURE_WORDS_SHARE * mass:
                 return True
         return False
 
@@ -232,6 +247,8 @@ class TermDenseJudge:
             judgement = self._decide_compare(plan, evidence)
         else:
             judgement = self._decide_one(plan, evidence, foreign)
+        for chosen in judgement.chosen:
+            self.detail(plan, chosen)
         if foreign and judgement.status != "refused":
             judgement.notices.append("Most words of this question occur in no paper of the collection (its "
                                      "papers are in English), so the papers were matched by meaning alone.")
@@ -250,9 +267,11 @@ class TermDenseJudge:
 
     def unseen_share(self, question: str) -> float:
         """Share of the question's term weight carried by words no paper in the collection uses."""
+        keywords = self.keywords()
         wanted = set(content_stems(question, REQUEST_WORDS))
-        total = sum(self.idf(stem) for stem in wanted)
-        return sum(self.idf(stem) for stem in wanted if not self.known(stem)) / total if total else 0.0
+        total = sum(keywords.idf(stem) for stem in wanted)
+        unseen = sum(keywords.idf(stem) for stem in wanted if stem not in keywords.doc_freq)
+        return unseen / total if total else 0.0
 
     def _decide_compare(self, plan: Plan, evidence: list[Evidence]) -> Judgement:
         by_id = {e.paper.id: e for e in evidence}
@@ -273,7 +292,7 @@ class TermDenseJudge:
         if target is None or (not (plan.named or resolved.is_follow_up) and not self.on_topic(target, foreign)):
             return Judgement([], "refused", reason="no paper in the collection addresses this question.",
                              nearest=evidence[:3])
-        if target.missing:
+        if self.detail(plan, target).missing:
             return Judgement([target], "partial", missing=list(target.missing))
         return Judgement([target], "answered")
 
@@ -302,6 +321,16 @@ class TermDenseJudge:
         if resolved.is_follow_up:
             return earlier
         return evidence[0] if evidence else None
+
+
+@lru_cache(maxsize=4096)
+def _text_stems(text: str) -> frozenset[str]:
+    return frozenset(content_stems(text))
+
+
+def paper_stems(paper: StoredPaper) -> frozenset[str]:
+    """The content stems of a paper's title and abstract, remembered for the papers questions keep meeting."""
+    return _text_stems(f"{paper.title} {paper.abstract}")
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

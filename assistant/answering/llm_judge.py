@@ -71,10 +71,10 @@ class LLMJudge:
         judgement.notices.append("Papers chosen by the LLM judge's relevance scores: " + ", ".join(
             f"[{n}] {scores[n]:g}" for n in sorted(scores)) + " (of 10).")
         if plan.intent in ("list", "topic_summary"):
-            return self._list(judgement, scored, rated)
+            return self._list(plan, judgement, scored, rated)
         return self._one(plan, judgement, scored, rated)
 
-    def _list(self, judgement: Judgement, scored: list[Evidence], rated: dict[int, float]) -> Judgement:
+    def _list(self, plan: Plan, judgement: Judgement, scored: list[Evidence], rated: dict[int, float]) -> Judgement:
         s = self.settings
         # Unscored candidates (beyond those the model saw) keep the default judge's verdict.
         keep = [e for e in judgement.chosen if rated.get(id(e), s.answers) >= s.on_topic]
@@ -82,7 +82,7 @@ class LLMJudge:
         if not keep:
             return Judgement([], "refused", reason="the LLM judge found no abstract about what was asked.",
                              nearest=scored[:3], notices=judgement.notices)
-        return Judgement(keep, "answered", notices=judgement.notices)
+        return Judgement([self.base.detail(plan, e) for e in keep], "answered", notices=judgement.notices)
 
     def _one(self, plan: Plan, judgement: Judgement, scored: list[Evidence], rated: dict[int, float]) -> Judgement:
         s = self.settings
@@ -90,7 +90,7 @@ class LLMJudge:
         if rated[id(best)] < s.on_topic and not plan.resolved.is_follow_up:
             return Judgement([], "refused", reason="the LLM judge found no abstract about this question.",
                              nearest=scored[:3], notices=judgement.notices)
-        if best.missing:
+        if self.base.detail(plan, best).missing:
             return Judgement([best], "partial", missing=list(best.missing), notices=judgement.notices)
         if rated[id(best)] < s.answers:
             return Judgement([best], "partial", missing=["what was asked (the LLM judge found it on the topic, "

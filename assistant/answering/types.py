@@ -92,10 +92,12 @@ class Evidence:
     similarity: float  # whole-abstract dense similarity to the question
     coverage: float  # IDF-weighted share of the question's terms the paper holds
     facet_support: list[float]  # per facet, 0..1
-    sentences: list[SentenceEvidence]
-    missing: list[str]  # asked-for specifics the abstract never states
+    sentences: list[SentenceEvidence]  # filled by the judge for the papers an answer uses
+    missing: list[str]  # asked-for specifics the abstract never states (likewise)
     named: bool = False
     related: float = 0.0  # whole-abstract similarity to the paper discussed before (follow-ups)
+    chunk_similarity: tuple[float, ...] = field(default=(), repr=False)  # per chunk, to the question
+    detailed: bool = False  # sentences and missing are filled in
 
     @property
     def paper(self) -> StoredPaper:
@@ -108,7 +110,7 @@ class Evidence:
 
         sentences = [SentenceEvidence(i, text, 0.0, frozenset(), has_number(text))
                      for i, text in enumerate(paper.sentences)]
-        return cls(PaperHit(paper), 0.0, 0.0, 0.0, [], sentences, [])
+        return cls(PaperHit(paper), 0.0, 0.0, 0.0, [], sentences, [], detailed=True)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from assistant.answering.compose.sentences import BOILERPLATE, ScoredSentence, b
 from assistant.answering.types import Evidence, SentenceEvidence
 from assistant.citations import CitationBook
 from assistant.store import StoredPaper
-from assistant.text import content_stems, name_key
+from assistant.text import content_stems, name_key, sentence_stems
 
 TABLE_CELL_WORDS = 22
 ASPECTS = (("problem", "Problem"), ("method", "Method"), ("result", "Results"))
@@ -74,9 +74,9 @@ def answer_sentences(evidence: Evidence, question_stems: set[str], limit: int, b
                       None) if not wants_figure else next((s for s in order if s.has_number and fits(s)), None)
         if figure is not None:
             chosen.append(figure)
-    covered = question_stems & set().union(*(set(content_stems(s.text)) for s in chosen))
+    covered = question_stems & set().union(*(sentence_stems(s.text) for s in chosen))
     for sentence in order:
-        stems = question_stems & set(content_stems(sentence.text))
+        stems = question_stems & sentence_stems(sentence.text)
         if fits(sentence) and stems - covered:
             chosen.append(sentence)
             covered |= stems
