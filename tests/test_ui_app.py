@@ -255,9 +255,11 @@ def test_upload_then_ask_shows_script_as_text_and_exports(app: dict[str, Any], t
     _, listed = c.predict("glimmer", api_name="/papers")
     assert "1 paper(s)" in listed and "Glimmer: Sparse Retrieval Heads" in listed
 
-    markdown_file, bib_file = sorted(c.predict(api_name="/export"), key=lambda f: Path(f).suffix != ".md")
-    markdown = Path(markdown_file).read_text(encoding="utf-8")
-    bib = Path(bib_file).read_text(encoding="utf-8")
+    exported = {Path(f).suffix: Path(f) for f in c.predict(api_name="/export")}
+    assert sorted(exported) == [".bib", ".json", ".md", ".ris"]
+    markdown = exported[".md"].read_text(encoding="utf-8")
+    bib = exported[".bib"].read_text(encoding="utf-8")
+    assert "TI  - Glimmer: Sparse Retrieval Heads" in exported[".ris"].read_text(encoding="utf-8")
     assert "## 1. What does Glimmer do?" in markdown and "&lt;script&gt;" in markdown
     assert "<script" not in markdown
     assert "@misc{glimmer_p" in bib

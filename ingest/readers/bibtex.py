@@ -133,6 +133,8 @@ def _resolve_macros(library: Library) -> dict[str, str]:
     """`@string` definitions in file order; each may use the ones before it (BibTeX's own rule)."""
     macros: dict[str, str] = {}
     for block in library.blocks:
+        if isinstance(block, DuplicateBlockKeyBlock):  # a macro defined again: the later definition wins
+            block = block.ignore_error_block
         if isinstance(block, String):
             macros[block.key.lower()] = resolve_value(str(block.value), macros)
     return macros
@@ -214,7 +216,7 @@ def read_bibtex(path: Path, text: str) -> ReadResult:
     for block in library.blocks:
         entry = _entry_of(block)
         if entry is None:
-            if isinstance(block, ParsingFailedBlock):
+            if isinstance(block, ParsingFailedBlock) and not isinstance(block, DuplicateBlockKeyBlock):
                 found_any = True
                 line, reason = _failure(block, text_lines)
                 result.problems.append(Problem(Location(str(path), line), reason))
@@ -223,7 +225,9 @@ def read_bibtex(path: Path, text: str) -> ReadResult:
         line = (entry.start_line or 0) + 1
         where = Location(str(path), line)
         fields = _fields_of(entry, macros, library)
-        authors = fields.pop("author")
+        authors = [name for name in fields.pop("author") if name.lower() != "others"]  # "and others": et al.
+        # Exporters join keywords with ", " and Zotero's own keywords contain commas: no tags from them.
+        fields.pop("keywords", None)
         item = paper_from_mapping(fields, where, f"{path.name}:{line}", label=f"entry '{entry.key}'")
         if isinstance(item, Paper):
             item.authors = [name for name in (clean_text(str(author)) for author in authors) if name]

@@ -69,7 +69,8 @@ def _read_document(path: Path, text: str, document: Any) -> ReadResult:
             result.problems.append(Problem(where, f"{label}: expected a JSON object, got {type(record).__name__}; "
                                            "skipped"))
             continue
-        add_item(result, paper_from_mapping(_prepared(record), where, f"{path.name}:{line}", label=label))
+        source = f"{path.name}:{line}" if line else f"{path.name}:item {index + 1}"  # items of a wrapper: no line
+        add_item(result, paper_from_mapping(_prepared(record), where, source, label=label))
     return result
 
 

@@ -29,8 +29,11 @@ class ProseDecoder(LatexNodes2Text):
 
     def __init__(self) -> None:
         context = pylatexenc.latex2text.get_default_latex_context_db()
+        # `\textasciicircum` is a caret as written ("^"), not pylatexenc's modifier letter "ˆ", which
+        # would make a title exported by paperchat (assistant.export) read back as another title.
         context.add_context_category("paperchat-bibtex", prepend=True,
-                                     macros=[MacroTextSpec("url", simplify_repl="%s")])
+                                     macros=[MacroTextSpec("url", simplify_repl="%s"),
+                                             MacroTextSpec("textasciicircum", simplify_repl="^")])
         super().__init__(latex_context=context, keep_braced_groups=False, math_mode="text")
 
     def latex_to_text(self, latex: str, **kwargs: Any) -> str:

@@ -8,11 +8,13 @@
 
     Large deep learning models offer significant accuracy gains, but ...
 
-A heading (any level) is a title, with its markup (`**`, `_`, links, code) stripped; the paragraphs
-under it up to the next heading are the abstract. An optional first paragraph of `Authors:`,
-`Year:`, `DOI:`, `URL:` or `arXiv:` lines gives the paper's details. A heading named "Abstract" is a
-label inside the paper above it. A Markdown file without headings is read as a listing (a title
-line, then its abstract), as `.md` files were before this form.
+Each heading of the file's deepest heading level is a title, with its markup (`**`, `_`, links,
+code) stripped; the paragraphs under it up to the next heading are the abstract. Headings above
+that level are sections grouping papers (`# Reading notes`, then `## <paper>`): they and any intro
+text under them are not papers. An optional first paragraph of `Authors:`, `Year:`, `DOI:`, `URL:`
+or `arXiv:` lines gives the paper's details. A heading named "Abstract" is a label inside the paper
+above it. A Markdown file without headings is read as a listing (a title line, then its abstract),
+as `.md` files were before this form.
 """
 
 from __future__ import annotations
@@ -85,10 +87,14 @@ def _paper(path: Path, section: Section) -> Paper | Problem:
 
 def read_markdown(path: Path, text: str) -> ReadResult:
     tokens = PARSER.parse(text)
-    if not any(token.type == "heading_open" for token in tokens):
+    levels = [len(token.markup) for index, token in enumerate(tokens) if token.type == "heading_open"
+              and not SECTION_LABEL.match(plain_text(tokens[index + 1]))]
+    if not levels:
         return read_listing(path, text)
+    paper_level = max(levels)
     result = ReadResult()
     current: Section | None = None
+    in_section = False  # under a heading above the paper level: grouping text, not a paper
     for index, token in enumerate(tokens):
         if token.type != "inline":
             continue
@@ -100,10 +106,12 @@ def read_markdown(path: Path, text: str) -> ReadResult:
                 continue
             if current is not None:
                 add_item(result, _paper(path, current))
-            current = Section(heading, line) if heading else None
+            is_paper = len(opener.markup) == paper_level and bool(heading)
+            current, in_section = (Section(heading, line) if is_paper else None), not is_paper
         elif current is None:
-            result.problems.append(Problem(Location(str(path), line), "text before the first heading (a title "
-                                           "line starting with '#'); skipped"))
+            if not in_section:
+                result.problems.append(Problem(Location(str(path), line), "text before the first heading (a title "
+                                               "line starting with '#'); skipped"))
         elif not current.paragraphs and not current.details and (details := _details(token)):
             current.details = details
         else:
