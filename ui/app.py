@@ -305,7 +305,9 @@ def build_app(service: PaperChat) -> gr.Blocks:
                             "and abstract), a Zotero database (zotero.sqlite) or a listing (.txt, a title line then "
                             f"its abstract); at most {service.settings.max_upload_bytes:,} bytes each. Records need "
                             "a title and an abstract. New papers are searchable as soon as the ingest finishes.")
-                upload = gr.File(label="Paper files", file_count="multiple", file_types=list(UPLOAD_SUFFIXES),
+                # No file_types: Gradio refuses other types itself, with a traceback in the server's log and
+                # a bare error in the page; ui.uploads refuses them instead, naming the file and what is accepted.
+                upload = gr.File(label=f"Paper files ({', '.join(UPLOAD_SUFFIXES)})", file_count="multiple",
                                  elem_id="pc-upload")
                 add = gr.Button("Add to collection", variant="primary", elem_id="pc-add")
                 ingest_report = gr.Markdown("", label="Ingest report", elem_id="pc-ingest-report")
