@@ -441,3 +441,22 @@ def test_same_title_with_different_dois_are_two_papers_and_one_doi_merges_two_ti
         ("Scaling Laws", "10.5555/ws", ["s.jsonl:1"]),
         ("Scaling Laws", "10.5555/journal", ["s.jsonl:2", "s.jsonl:3"])]
     assert len({p.id for p in papers}) == 2
+
+
+LATEX_SAMPLES = [
+    r"{ZeRO}: {Memory} {Optimizations} with $\alpha$-entmax \& 50\% -- really {\em while} {\"u}ber",
+    r"M{\"u}ller, Gon{\c{c}}alo, Andr{\'e}, \'\i{}, {\L}ukasz, \"u and \'e and \^o and \c{c}",
+    r"\textit{Trans-LoRA}: towards data-free {Transferable} ``quoted'' \url{http://x.org/a_b} a~b",
+    r"Text with \textbf{bold {nested {deeper {four}}}} end", r"unbalanced { brace", r"display $$x^2$$ math",
+    r"\(x\) inline, $\mathcal{O}(n^2)$ and \textbackslash{}cmd \textasciicircum{} \{x\} \# \_ \$",
+]
+
+
+@pytest.mark.parametrize("text", [*LATEX_SAMPLES, ABSTRACTS["SPARSE_TEX"]])
+def test_span_by_span_latex_decoding_reads_as_pylatexenc_reads_the_whole_text(text: str) -> None:
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    from ingest.readers.latex import decoder
+
+    fast = decoder()
+    assert fast.latex_to_text(text) == LatexNodes2Text.latex_to_text(fast, text)
