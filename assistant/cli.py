@@ -209,7 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="who writes answers (default: settings.generator, i.e. extractive)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ingest", parents=[common], help="add files (listing .txt, .jsonl, .csv, .bib) to the index")
+    p = sub.add_parser("ingest", parents=[common],
+                       help="add files or folders to the index: BibTeX, RIS, JSON/JSONL (CSL-JSON, arXiv, Semantic "
+                            "Scholar, OpenAlex), CSV/TSV, Markdown, PDF, a Zotero library (~/Zotero), listings")
     p.add_argument("paths", nargs="*", help="files or directories (default: the bundled corpus)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--vectors", type=Path, action="append",
