@@ -460,3 +460,9 @@ def test_span_by_span_latex_decoding_reads_as_pylatexenc_reads_the_whole_text(te
 
     fast = decoder()
     assert fast.latex_to_text(text) == LatexNodes2Text.latex_to_text(fast, text)
+
+
+def test_ris_arxiv_id_from_a_repeated_note(write_file: WriteFile) -> None:
+    text = "TY  - GEN\nTI  - T\nAB  - An abstract here.\nN1  - first note\nN1  - arXiv:2101.00001 [cs]\nER  - \n"
+    (paper,) = read_file(write_file("notes.ris", text)).papers
+    assert paper.arxiv_id == "2101.00001"

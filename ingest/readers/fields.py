@@ -223,7 +223,7 @@ def paper_from_mapping(record: Mapping[str, Any], where: Location, source: str,
     doi = normalize_doi(pick(fields, DOI_KEYS)) or normalize_doi(external.get("doi")) or normalize_doi(ids.get("doi"))
     arxiv = (normalize_arxiv_id(pick(fields, ARXIV_KEYS)) or normalize_arxiv_id(external.get("arxiv"))
              or arxiv_id_in(doi, url, fields.get("number"), fields.get("note"), fields.get("extra"),
-                            fields.get("journal"), fields.get("archiveid")))
+                            fields.get("journal"), fields.get("archiveid"), *_strings(fields.get("notes"))))
     tags = [tag for key in TAG_KEYS for tag in tags_of(fields.get(key))]
     return Paper(
         title=title,
@@ -236,6 +236,13 @@ def paper_from_mapping(record: Mapping[str, Any], where: Location, source: str,
         metadata={"tags": list(dict.fromkeys(tags))} if tags else {},
         sources=[source],
     )
+
+
+def _strings(value: Any) -> list[str]:
+    """A field that may be one string or a list of them (RIS repeats `N1`)."""
+    if isinstance(value, str):
+        return [value]
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
 def add_item(result: ReadResult, item: Paper | Problem) -> None:
