@@ -122,7 +122,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     conversation = Conversation(max_turns=service.settings.history_turns)
     turns: list[tuple[str, Answer]] = []  # the whole chat, for /export (the conversation keeps only the last few)
     print("paperchat: ask about the papers in the collection. Commands: /new (forget history), "
-          "/export PATH.md (Markdown and PATH.bib), /quit.")
+          "/export PATH.md (Markdown, and PATH.bib, .ris, .json), /quit.")
     while True:
         try:
             question = input("\nyou> ")
@@ -149,18 +149,19 @@ def _export_chat(service: PaperChat, turns: list[tuple[str, Answer]], target: st
     from assistant.export import cited_papers, export_conversation
 
     if not target:
-        print("usage: /export PATH.md  (writes the Markdown and PATH.bib beside it)")
+        print("usage: /export PATH.md  (writes the Markdown, and PATH.bib, PATH.ris and PATH.json beside it)")
         return
     if not turns:
         print("(nothing to export yet)")
         return
     catalog = {paper.id: paper for paper in service.papers()}
     try:
-        markdown, bib = export_conversation(turns, Path(target).expanduser(), catalog)
+        files = export_conversation(turns, Path(target).expanduser(), catalog)
     except OSError as exc:
         print(f"(export failed: {exc})")
         return
-    print(f"(wrote {markdown} and {bib}: {len(turns)} question(s), {len(cited_papers(turns))} cited paper(s))")
+    print(f"(wrote {files.markdown}, {files.bibtex}, {files.ris} and {files.csl_json}: {len(turns)} question(s), "
+          f"{len(cited_papers(turns))} cited paper(s))")
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -211,7 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="who writes answers (default: settings.generator, i.e. extractive)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ingest", parents=[common], help="add files (listing .txt, .jsonl, .csv, .bib) to the index")
+    p = sub.add_parser("ingest", parents=[common],
+                       help="add files or folders to the index: BibTeX, RIS, JSON/JSONL (CSL-JSON, arXiv, Semantic "
+                            "Scholar, OpenAlex), CSV/TSV, Markdown, PDF, a Zotero library (~/Zotero), listings")
     p.add_argument("paths", nargs="*", help="files or directories (default: the bundled corpus)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--vectors", type=Path, action="append",

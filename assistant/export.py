@@ -1,4 +1,4 @@
-"""Export a conversation: Markdown with one numbered reference list, and BibTeX of the cited papers.
+"""Export a conversation: Markdown with one numbered reference list, and the cited papers as BibTeX, RIS and CSL-JSON.
 
 Both the CLI (`/export PATH.md` in `paperchat chat`) and the web UI call these functions; they
 only format what the service already answered. Each answer numbers its own citations from
@@ -6,12 +6,16 @@ only format what the service already answered. Each answer numbers its own citat
 often it is cited), so the reference list at the end serves every answer.
 
 Everything that comes from an abstract or from the user is HTML-escaped in the Markdown, so a
-`<script>` in an abstract is shown as text by any Markdown viewer, never run.
+`<script>` in an abstract is shown as text by any Markdown viewer, never run. Only http(s) URLs are
+written as links (BibTeX `url`, RIS `UR`, CSL-JSON `URL`): a `javascript:` or `file:` URL that came
+in with a record is left out. The three reference files ingest back (`paperchat ingest`) to the
+same papers.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -45,6 +49,15 @@ class CitedPaper:
     authors: list[str] = field(default_factory=list)
     year: int | None = None
     url: str | None = None
+    doi: str | None = None
+    arxiv_id: str | None = None
+
+    @property
+    def link(self) -> str | None:
+        """The URL to write as a link: http(s) only, else (for an arXiv paper) its abstract page."""
+        if self.url and re.match(r"https?://", self.url.strip(), re.IGNORECASE):
+            return self.url.strip()
+        return f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else None
 
     @property
     def key(self) -> str:
@@ -66,7 +79,8 @@ def cited_papers(turns: Sequence[ExportTurn], catalog: Mapping[str, Any] | None 
             if stored is not None:
                 papers[source.paper_id] = CitedPaper(
                     source.paper_id, stored.title, list(stored.sources or source.files), stored.abstract,
-                    list(stored.authors or []), stored.year, stored.url)
+                    list(stored.authors or []), stored.year, stored.url, getattr(stored, "doi", None),
+                    getattr(stored, "arxiv_id", None))
             else:
                 papers[source.paper_id] = CitedPaper(source.paper_id, source.title, list(source.files),
                                                      source.abstract)
@@ -123,6 +137,8 @@ def _reference(paper: CitedPaper) -> str:
 
 # ---- BibTeX ------------------------------------------------------------------------------------
 
+# `--`, ``` `` ``` and `''` are a dash and quotes to LaTeX: split by `{}` so they read back as written.
+_LATEX_LIGATURE = re.compile(r"-(?=-)|`(?=`)|'(?=')")
 _BIBTEX_SPECIAL = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
     "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
@@ -132,7 +148,8 @@ _LATEX_COMMAND = re.compile(r"\\[A-Za-z]+")
 
 def bibtex_escape(text: str) -> str:
     """A field value safe inside `{...}`: LaTeX specials escaped, braces balanced, one line."""
-    return "".join(_BIBTEX_SPECIAL.get(ch, ch) for ch in _one_line(text))
+    escaped = "".join(_BIBTEX_SPECIAL.get(ch, ch) for ch in _one_line(text))
+    return _LATEX_LIGATURE.sub(lambda m: m.group(0) + "{}", escaped)
 
 
 def bibtex_key(title: str, paper_id: str) -> str:
@@ -149,14 +166,15 @@ def bibtex_entry(paper: CitedPaper) -> str:
         fields.append(("author", " and ".join(paper.authors)))
     if paper.year:
         fields.append(("year", str(paper.year)))
-    if paper.url:
-        fields.append(("url", paper.url))
+    if paper.link:
+        fields.append(("url", paper.link))
+    if paper.doi:
+        fields.append(("doi", paper.doi))
+    if paper.arxiv_id:
+        fields += [("eprint", paper.arxiv_id), ("archiveprefix", "arXiv")]
     if paper.abstract:
         fields.append(("abstract", paper.abstract))
-    note = f"paperchat paper {paper.paper_id}"
-    if paper.files:
-        note += "; source: " + ", ".join(paper.files)
-    fields.append(("note", note))
+    fields.append(("note", _note(paper)))
     body = ",\n".join(f"  {name} = {{{bibtex_escape(value)}}}" for name, value in fields)
     return f"@misc{{{paper.key},\n{body}\n}}\n"
 
@@ -165,12 +183,85 @@ def bibtex(papers: Iterable[CitedPaper]) -> str:
     return "\n".join(bibtex_entry(paper) for paper in papers)
 
 
+def _note(paper: CitedPaper) -> str:
+    return f"paperchat paper {paper.paper_id}" + ("; source: " + ", ".join(paper.files) if paper.files else "")
+
+
+# ---- RIS and CSL-JSON --------------------------------------------------------------------------
+
+
+def ris_entry(paper: CitedPaper) -> str:
+    """One RIS record (`TY  - GEN` ... `ER  - `), each value on one line."""
+    tags = [("TY", "GEN"), ("TI", paper.title), *(("AU", author) for author in paper.authors)]
+    if paper.year:
+        tags.append(("PY", str(paper.year)))
+    if paper.abstract:
+        tags.append(("AB", paper.abstract))
+    if paper.doi:
+        tags.append(("DO", paper.doi))
+    if paper.link:
+        tags.append(("UR", paper.link))
+    if paper.arxiv_id:
+        tags.append(("N1", f"arXiv:{paper.arxiv_id}"))
+    tags += [("N1", _note(paper)), ("ID", paper.key)]
+    return "".join(f"{tag}  - {_one_line(value)}\n" for tag, value in tags) + "ER  - \n"
+
+
+def ris(papers: Iterable[CitedPaper]) -> str:
+    return "\n".join(ris_entry(paper) for paper in papers)
+
+
+def csl_author(name: str) -> dict[str, str]:
+    """"Given Family" as CSL's {given, family}; a one-word name (an organisation, a mononym) as a literal."""
+    given, _, family = _one_line(name).rpartition(" ")
+    return {"given": given, "family": family} if given else {"literal": family}
+
+
+def csl_item(paper: CitedPaper) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": paper.key, "type": "article", "title": _one_line(paper.title)}
+    if paper.authors:
+        item["author"] = [csl_author(author) for author in paper.authors]
+    if paper.year:
+        item["issued"] = {"date-parts": [[paper.year]]}
+    if paper.abstract:
+        item["abstract"] = _one_line(paper.abstract)
+    if paper.doi:
+        item["DOI"] = paper.doi
+    if paper.link:
+        item["URL"] = paper.link
+    item["note"] = (f"arXiv:{paper.arxiv_id}; " if paper.arxiv_id else "") + _note(paper)
+    return item
+
+
+def csl_json(papers: Iterable[CitedPaper]) -> str:
+    """CSL-JSON, an array of items, as Zotero's "Export -> CSL JSON" writes and reads it."""
+    return json.dumps([csl_item(paper) for paper in papers], ensure_ascii=False, indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class ExportedFiles:
+    """The files one export wrote, side by side: `<name>.md`, `.bib`, `.ris` and `.json` (CSL-JSON)."""
+
+    markdown: Path
+    bibtex: Path
+    ris: Path
+    csl_json: Path
+
+    @property
+    def paths(self) -> list[Path]:
+        return [self.markdown, self.bibtex, self.ris, self.csl_json]
+
+
 def export_conversation(turns: Sequence[ExportTurn], markdown_path: Path,
-                        catalog: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
-    """Write the Markdown to `markdown_path` and the BibTeX beside it (same name, `.bib`)."""
+                        catalog: Mapping[str, Any] | None = None) -> ExportedFiles:
+    """Write the Markdown to `markdown_path` and the reference files beside it (same name, other suffixes)."""
     markdown_path = Path(markdown_path)
-    bib_path = markdown_path.with_suffix(".bib")
+    files = ExportedFiles(markdown_path, markdown_path.with_suffix(".bib"), markdown_path.with_suffix(".ris"),
+                          markdown_path.with_suffix(".json"))
     markdown_path.parent.mkdir(parents=True, exist_ok=True)
+    papers = cited_papers(turns, catalog)
     markdown_path.write_text(conversation_markdown(turns, catalog), encoding="utf-8")
-    bib_path.write_text(bibtex(cited_papers(turns, catalog)), encoding="utf-8")
-    return markdown_path, bib_path
+    files.bibtex.write_text(bibtex(papers), encoding="utf-8")
+    files.ris.write_text(ris(papers), encoding="utf-8")
+    files.csl_json.write_text(csl_json(papers), encoding="utf-8")
+    return files

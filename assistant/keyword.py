@@ -49,8 +49,11 @@ class KeywordIndex:
                 nodes.append(node)
         retriever = None
         if nodes:
+            # A top k above the chunk count makes LlamaIndex log a warning on every build and load of a
+            # small collection; search() passes its own k anyway.
             retriever = BM25Retriever.from_defaults(
-                nodes=nodes, stemmer=Stemmer.Stemmer("english"), language="english", similarity_top_k=10
+                nodes=nodes, stemmer=Stemmer.Stemmer("english"), language="english",
+                similarity_top_k=min(10, len(nodes)),
             )
         return cls(retriever, dict(doc_freq), count)
 

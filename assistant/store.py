@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,11 +37,17 @@ CREATE TABLE IF NOT EXISTS papers (
     url TEXT,
     sources TEXT NOT NULL DEFAULT '[]',
     content_hash TEXT NOT NULL,
-    chunks INTEGER NOT NULL
+    chunks INTEGER NOT NULL,
+    doi TEXT,
+    arxiv_id TEXT,
+    metadata TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pending (id TEXT PRIMARY KEY);
 """
+# Columns added after the first release: a catalog written before them gets them (empty) on open.
+ADDED_COLUMNS = {"doi": "TEXT", "arxiv_id": "TEXT", "metadata": "TEXT NOT NULL DEFAULT '{}'"}
+PAPER_COLUMNS = "id, title, abstract, authors, year, url, sources, content_hash, chunks, doi, arxiv_id, metadata"
 
 
 class StoreError(RuntimeError):
@@ -65,6 +71,9 @@ class StoredPaper:
     sources: list[str]
     content_hash: str
     chunks: int
+    doi: str | None = None
+    arxiv_id: str | None = None
+    metadata: dict[str, list[str]] = field(default_factory=dict)
 
     @cached_property
     def sentences(self) -> list[str]:
@@ -79,11 +88,19 @@ class Catalog:
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
             self._db.executescript(SCHEMA)
+            self._add_missing_columns()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"paper catalog {path} is unreadable ({exc}); move it away and re-ingest") from exc
         self._cache: dict[str, StoredPaper] | None = None
         self._cache_generation = -1
         self._read_lock = threading.Lock()  # UI threads share this connection and its cache
+
+    def _add_missing_columns(self) -> None:
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(papers)")}
+        with self._db:
+            for name, kind in ADDED_COLUMNS.items():
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE papers ADD COLUMN {name} {kind}")
 
     def get_meta(self, key: str, default: str = "") -> str:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -106,9 +123,9 @@ class Catalog:
         """Write the rows and, in the same transaction, clear their pending marks (see mark_pending)."""
         with self._db:
             self._db.executemany(
-                "INSERT OR REPLACE INTO papers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO papers ({PAPER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(p.id, p.title, p.abstract, json.dumps(p.authors), p.year, p.url, json.dumps(p.sources),
-                  p.content_hash, n) for p, n in papers],
+                  p.content_hash, n, p.doi, p.arxiv_id, json.dumps(p.metadata)) for p, n in papers],
             )
             self._db.executemany("DELETE FROM pending WHERE id = ?", [(p.id,) for p, _ in papers])
             self._bump()
@@ -138,6 +155,16 @@ class Catalog:
         with self._db:
             self._db.executemany("UPDATE papers SET sources = ? WHERE id = ?",
                                  [(json.dumps(s), pid) for pid, s in updates.items()])
+            self._bump()
+
+    def update_details(self, papers: list[Paper]) -> None:
+        """Sources, authors, year, links, identifiers and metadata of papers whose text (and vectors) stay."""
+        with self._db:
+            self._db.executemany(
+                "UPDATE papers SET sources = ?, authors = ?, year = ?, url = ?, doi = ?, arxiv_id = ?, metadata = ? "
+                "WHERE id = ?",
+                [(json.dumps(p.sources), json.dumps(p.authors), p.year, p.url, p.doi, p.arxiv_id,
+                  json.dumps(p.metadata), p.id) for p in papers])
             self._bump()
 
     def delete(self, ids: list[str]) -> None:
@@ -171,16 +198,14 @@ class Catalog:
                 # Every write bumps the generation in its own transaction, so an unchanged generation
                 # around the read means the rows are exactly that generation's (no explicit BEGIN:
                 # it would clash with a write in progress on this shared connection).
-                rows = self._db.execute(
-                    "SELECT id, title, abstract, authors, year, url, sources, content_hash, chunks FROM papers "
-                    "ORDER BY id"
-                ).fetchall()
+                rows = self._db.execute(f"SELECT {PAPER_COLUMNS} FROM papers ORDER BY id").fetchall()
                 after = self.generation
                 if after == generation:
                     break
                 generation = after
             self._cache = {
-                r[0]: StoredPaper(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], json.loads(r[6]), r[7], r[8])
+                r[0]: StoredPaper(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], json.loads(r[6]), r[7], r[8],
+                                  r[9], r[10], json.loads(r[11] or "{}"))
                 for r in rows
             }
             self._cache_generation = generation

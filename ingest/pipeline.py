@@ -14,10 +14,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ingest.identity import PaperMatcher, distinct_id
 from ingest.readers import expand_paths, read_file
-from ingest.records import Location, Paper, Problem
+from ingest.records import Location, Paper, Problem, normalize_title
+
+if TYPE_CHECKING:
+    from assistant.store import StoredPaper
 
 ProgressFn = Callable[[int, int], None]
 EmbedFn = Callable[[list[str]], list[list[float]]]
@@ -62,9 +66,15 @@ class IngestSummary:
 
 def read_inputs(paths: Sequence[Path], max_file_bytes: int,
                 max_abstract_chars: int) -> tuple[list[Paper], list[Problem], int]:
-    """Read every file and merge duplicates; returns unique papers, problems and the file count."""
+    """Read every file and merge the records that are one paper (see ingest.identity).
+
+    Returns the unique papers, the problems and the file count. The first record read of a paper
+    keeps its title and abstract; later copies add their sources and fill in what it lacks
+    (authors, year, DOI, arXiv id, URL, metadata).
+    """
     files, problems = expand_paths(list(paths))
     by_id: dict[str, Paper] = {}
+    matcher = PaperMatcher()
     records = 0
     for path in files:
         result = read_file(path, max_file_bytes)
@@ -77,16 +87,75 @@ def read_inputs(paths: Sequence[Path], max_file_bytes: int,
                                         f"abstract of {paper.title[:60]!r} is {len(paper.abstract):,} characters, "
                                         f"over the {max_abstract_chars:,} limit; skipped"))
                 continue
-            seen = by_id.get(paper.id)
-            if seen is None:
+            match = matcher.find(paper)
+            if match is None:
+                if paper.id in by_id:  # the title of another paper, one with another DOI or arXiv id
+                    paper.id = distinct_id(paper)
                 by_id[paper.id] = paper
-            elif seen.abstract == paper.abstract:
+                matcher.add(paper)
+                continue
+            seen = by_id[match[0].id]
+            fill_in(seen, paper)
+            matcher.add(seen)  # it may have gained a DOI or arXiv id
+            if text_key(seen.abstract) == text_key(paper.abstract):
                 seen.sources.extend(s for s in paper.sources if s not in seen.sources)
+                continue
+            if match[1] == "title":
+                reason = f"duplicate title {paper.title[:60]!r} with a different abstract"
             else:
-                problems.append(Problem(Location(str(path), _line_of(where)),
-                                        f"duplicate title {paper.title[:60]!r} with a different abstract; "
-                                        f"kept the one from {seen.sources[0]}"))
+                reason = f"{paper.title[:60]!r} has the {match[1]} of {seen.title[:60]!r} but a different abstract"
+            problems.append(Problem(Location(str(path), _line_of(where)),
+                                    f"{reason}; kept the one from {seen.sources[0]}"))
     return list(by_id.values()), problems, len(files)
+
+
+def text_key(text: str) -> str:
+    """Abstracts compared as titles are: a PDF's or a BibTeX file's copy differs in spacing and dashes only."""
+    return normalize_title(text)
+
+
+def fill_in(kept: Paper, other: Paper | StoredPaper) -> None:
+    """Give `kept` what `other` knows and it does not: authors, year, URL, DOI, arXiv id, metadata."""
+    kept.authors = kept.authors or list(other.authors or [])
+    kept.year = kept.year or other.year
+    kept.url = kept.url or other.url
+    kept.doi = kept.doi or other.doi
+    kept.arxiv_id = kept.arxiv_id or other.arxiv_id
+    for name, values in (other.metadata or {}).items():
+        kept.metadata.setdefault(name, list(values))  # what `kept` says (e.g. today's Zotero tags) stands
+
+
+def paper_from_row(row: StoredPaper) -> Paper:
+    return Paper(id=row.id, title=row.title, abstract=row.abstract, authors=row.authors, year=row.year,
+                 url=row.url, sources=row.sources, doi=row.doi, arxiv_id=row.arxiv_id,
+                 metadata={name: list(values) for name, values in row.metadata.items()})
+
+
+def details(paper: Paper | StoredPaper) -> tuple[object, ...]:
+    """What a catalog row says beyond its text: a change here rewrites the row, never the vectors."""
+    return (paper.sources, paper.authors, paper.year, paper.url, paper.doi, paper.arxiv_id, paper.metadata)
+
+
+def match_stored(papers: list[Paper], stored: dict[str, StoredPaper]) -> None:
+    """Give each incoming paper the id of the stored paper it is (same DOI, arXiv id or title).
+
+    A store written before titles were folded (accents, dashes) or before DOIs were kept has papers
+    under ids the incoming copies would not get on their own; matching keeps those ids, so a
+    re-ingest updates them instead of adding them twice.
+    """
+    if not stored:
+        return
+    matcher = PaperMatcher()
+    for row in stored.values():
+        matcher.add(row)
+    claimed: set[str] = set()
+    for paper in papers:
+        match = matcher.find(paper)
+        if match is not None and match[0].id not in claimed:
+            paper.id = match[0].id
+        elif paper.id in stored or paper.id in claimed:  # its title is another paper's (another DOI)
+            paper.id = distinct_id(paper)
+        claimed.add(paper.id)
 
 
 @dataclass
@@ -138,36 +207,35 @@ class IngestPipeline:
             self.store.reset_vectors()  # every chunk is re-embedded below; old vectors may not even fit
         known = catalog.hashes()
         missing_vectors = self.repair()
+        stored = catalog.papers()
+        match_stored(papers, stored)
         to_embed: list[Paper] = []
-        source_updates: dict[str, list[str]] = {}
+        detail_updates: list[Paper] = []
         for paper in papers:
-            old = known.get(paper.id)
-            if old is None:
+            row = stored.get(paper.id)
+            if row is None or paper.id not in known:
                 to_embed.append(paper)
                 summary.added.append(paper.id)
                 continue
-            old_hash, old_sources = old
-            merged = old_sources + [s for s in paper.sources if s not in old_sources]
-            paper.sources = merged
-            if old_hash != paper.content_hash or relayout or paper.id in missing_vectors:
+            fill_in(paper, row)  # a copy without a DOI (or year, ...) does not erase the stored one
+            paper.sources = row.sources + [s for s in paper.sources if s not in row.sources]
+            if row.content_hash != paper.content_hash or relayout or paper.id in missing_vectors:
                 to_embed.append(paper)
                 summary.updated.append(paper.id)
             else:
                 summary.unchanged += 1
-                if merged != old_sources:
-                    source_updates[paper.id] = merged
+                if details(paper) != details(row):
+                    detail_updates.append(paper)
         if relayout or missing_vectors:
             # Chunk size or model changed: every stored paper must be re-embedded, not just these.
             # Papers whose vectors went missing are re-embedded from the catalog, whatever was passed.
             incoming = {p.id for p in papers}
-            stored = catalog.papers()
             for pid, row in stored.items():
                 if pid not in incoming and (relayout or pid in missing_vectors):
-                    to_embed.append(Paper(id=pid, title=row.title, abstract=row.abstract, authors=row.authors,
-                                          year=row.year, url=row.url, sources=row.sources))
+                    to_embed.append(paper_from_row(row))
                     summary.updated.append(pid)
-        if source_updates:
-            catalog.update_sources(source_updates)
+        if detail_updates:
+            catalog.update_details(detail_updates)
         self._embed_and_store(to_embed, known, summary, progress)
         if relayout:
             self.store.set_layout(self.model_name)
@@ -238,9 +306,7 @@ class IngestPipeline:
                     f"settings changed; run `paperchat ingest --data-dir {where}` to re-embed it")
         repair = self._repair()
         stored = store.catalog.papers()
-        papers = [Paper(id=row.id, title=row.title, abstract=row.abstract, authors=row.authors, year=row.year,
-                        url=row.url, sources=row.sources)
-                  for pid in sorted(repair.missing) if (row := stored.get(pid)) is not None]
+        papers = [paper_from_row(row) for pid in sorted(repair.missing) if (row := stored.get(pid)) is not None]
         summary = IngestSummary()
         # No bar for nothing: a bar closed at 0/0 would hide the one of an ingest that follows.
         self._embed_and_store(papers, store.catalog.hashes(), summary, progress if papers else None)

@@ -7,11 +7,21 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+# Accents that NFKD splits off Latin, Greek and Cyrillic letters (é -> e + U+0301). Marks outside this
+# block (Japanese dakuten, Indic vowel signs) change the letter itself and are kept.
+COMBINING_ACCENTS = re.compile(r"[\u0300-\u036f]+")
+NOT_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
+
 
 def normalize_title(title: str) -> str:
-    """Title key used for dedup: case, accents-as-written, punctuation and spacing folded away."""
-    text = unicodedata.normalize("NFKC", title).lower()
-    return re.sub(r"[^0-9a-z\u00c0-\uffff]+", "", text)
+    """Title key used for dedup: case, accents, punctuation and spacing folded away.
+
+    Applied to LaTeX-decoded text, so `{\\"u}ber --- a study` from BibTeX and `Über — A Study` from
+    JSON Lines get one key. Every title of the bundled corpus keeps the key (and so the paper id) it
+    had before accents and non-ASCII punctuation were folded too (tests/test_readers.py checks it).
+    """
+    text = COMBINING_ACCENTS.sub("", unicodedata.normalize("NFKD", title)).casefold()
+    return NOT_LETTER_OR_DIGIT.sub("", text)
 
 
 def clean_text(text: str) -> str:
@@ -52,10 +62,15 @@ class Paper:
     year: int | None = None
     url: str | None = None
     sources: list[str] = field(default_factory=list)
+    doi: str | None = None  # lower case, without a resolver prefix: "10.1145/3394486.3406703"
+    arxiv_id: str | None = None  # without version: "1910.02054", "hep-th/9901001"
+    # What a library knows beyond the citation, e.g. Zotero's {"collections": [...], "tags": [...]}.
+    metadata: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.title = clean_text(self.title)
         self.abstract = clean_text(self.abstract)
+        self.authors = [name for name in (clean_text(author) for author in self.authors) if name]
         if not self.id:
             self.id = paper_id_for(self.title)
 

@@ -1,8 +1,10 @@
-"""Conversation export: Markdown with one reference list, BibTeX of the cited papers, and `/export` in the CLI."""
+"""Conversation export: Markdown with one reference list, the cited papers as BibTeX, RIS and CSL-JSON (each
+ingesting back to the same papers), and `/export` in the CLI."""
 
 from __future__ import annotations
 
 import io
+import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -121,11 +123,14 @@ def test_bibtex_of_cited_papers_uses_catalog_metadata() -> None:
         assert _balanced(entry), entry
 
 
-def test_export_writes_markdown_and_bib_beside_it(tmp_path: Path) -> None:
-    markdown, bib = export_conversation(two_turns(), tmp_path / "out" / "chat.md")
-    assert markdown == tmp_path / "out" / "chat.md" and bib == tmp_path / "out" / "chat.bib"
-    assert markdown.read_text(encoding="utf-8").startswith("# paperchat conversation")
-    assert bib.read_text(encoding="utf-8").count("@misc{") == 3
+def test_export_writes_markdown_and_reference_files_beside_it(tmp_path: Path) -> None:
+    files = export_conversation(two_turns(), tmp_path / "out" / "chat.md")
+    assert files.paths == [tmp_path / "out" / name for name in ("chat.md", "chat.bib", "chat.ris", "chat.json")]
+    assert files.markdown.read_text(encoding="utf-8").startswith("# paperchat conversation")
+    assert files.bibtex.read_text(encoding="utf-8").count("@misc{") == 3
+    assert files.ris.read_text(encoding="utf-8").count("TY  - GEN\n") == 3
+    assert [item["id"] for item in json.loads(files.csl_json.read_text(encoding="utf-8"))] == [
+        "alpha_pa", "beta_pb", "gamma_pc"]
 
 
 def test_empty_answers_export_without_references() -> None:
@@ -148,7 +153,8 @@ def test_cli_chat_export_command(small_service: PaperChat, tmp_path: Path, monke
     assert main(["chat", "--data-dir", str(settings.data_dir), "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert "(nothing to export yet)" in out
-    assert f"(wrote {target} and {target.with_suffix('.bib')}: 2 question(s)" in out
+    assert (f"(wrote {target}, {target.with_suffix('.bib')}, {target.with_suffix('.ris')} and "
+            f"{target.with_suffix('.json')}: 2 question(s)") in out
     markdown = target.read_text(encoding="utf-8")
     assert "## 1. Compare ZeRO and ZeRO++" in markdown and "## 2. How does it reduce communication?" in markdown
     assert "| **Method** |" in markdown

@@ -316,9 +316,10 @@ def test_uploads_over_the_limit_or_of_another_type_are_refused(upload_app: dict[
     big = upload(upload_app, "big.jsonl", b'{"title": "x", "abstract": "' + b"y" * 5000 + b'"}\n')
     assert big.status_code == 413 and "2000 bytes" in big.text
     script = upload(upload_app, "run.sh", b"echo hi\n")
-    assert script.status_code == 200  # Gradio caches any upload; the File input's file_types then refuses it
+    assert script.status_code == 200  # Gradio caches any upload; ui.uploads then refuses it, saying why
     before = len(upload_app["service"].papers())
-    event, _ = call(upload_app, "add_files", [[file_data(script.json()[0], "run.sh")]])
-    assert event == "error" and len(upload_app["service"].papers()) == before
+    event, payload = call(upload_app, "add_files", [[file_data(script.json()[0], "run.sh")]])
+    assert event == "complete" and len(upload_app["service"].papers()) == before
+    assert payload[0].startswith("**Nothing ingested; 1 file(s) refused.**") and "run.sh: only .bib" in payload[0]
     names = {p.name for p in (upload_app["data_dir"] / "uploads").glob("*")}
     assert "run.sh" not in names and "big.jsonl" not in names

@@ -106,6 +106,8 @@ BAD = [
     Bad("broken.bib", b"@article{b1,\n  title = {Unbalanced {brace},\n  abstract = {x}\n}\n\n"
         b"@misc{b2, title={Only a Title}}\n",
         ((2, "entry 'b1': unbalanced braces in field 'title'"), (6, "'Only a Title' has no 'abstract'"))),
+    Bad("truncated.pdf", b"%PDF-1.7\n", ((0, "not a readable PDF ("),)),
+    Bad("broken.ris", b"TY  - JOUR\nTI  - Lonely RIS Title\nER  - \n", ((1, "'Lonely RIS Title' has no 'abstract'"),)),
 ]
 
 
@@ -256,8 +258,8 @@ def test_cli_run_of_only_bad_inputs_exits_non_zero_and_keeps_the_index(cli_index
     before = snapshot(open_service(data_dir))
     assert len(before) == 3
     bad = write_bad(work / "bad")
-    pdf = work / "bad" / "paper.pdf"
-    pdf.write_bytes(b"%PDF-1.7\n")
+    pdf = work / "bad" / "paper.docx"
+    pdf.write_bytes(b"PK\x03\x04")
     missing = work / "no-such-file.jsonl"
     result = run_cli("ingest", "--data-dir", data_dir, *bad.values(), pdf, missing, huge_file, cwd=work)
     output = result.stdout + result.stderr
@@ -266,7 +268,7 @@ def test_cli_run_of_only_bad_inputs_exits_non_zero_and_keeps_the_index(cli_index
     for case in BAD:
         for line, fragment in case.problems:
             skipped_line(bad[case.name], line, fragment, output)
-    skipped_line(pdf, 0, "unsupported file type '.pdf'", output)
+    skipped_line(pdf, 0, "unsupported file type '.docx'", output)
     skipped_line(missing, 0, "no such file or directory", output)
     skipped_line(huge_file, 0, f"file is 200,000,000 bytes, over the {MAX_FILE_BYTES:,}-byte limit", output)
     reported = sum(len(case.problems) for case in BAD) + 3
@@ -281,7 +283,7 @@ def test_cli_directory_of_mixed_files_ingests_the_good_records_once(cli_index: d
     write_mixed(folder)
     bad = write_bad(folder, [case for case in BAD if case.name in ("empty.jsonl", "figure.txt",
                                                                    "long_abstract.jsonl")])
-    (folder / "notes.pdf").write_bytes(b"%PDF")  # a directory walk leaves unsupported files alone, silently
+    (folder / "notes.docx").write_bytes(b"PK")  # a directory walk leaves unsupported files alone, silently
 
     result = run_cli("ingest", "--data-dir", data_dir, folder, cwd=work)
     output = result.stdout + result.stderr
@@ -292,7 +294,7 @@ def test_cli_directory_of_mixed_files_ingests_the_good_records_once(cli_index: d
     for case in BAD:
         for line, fragment in case.problems if case.name in bad else ():
             skipped_line(bad[case.name], line, fragment, output)
-    assert "notes.pdf" not in output
+    assert "notes.docx" not in output
     assert f"{len(NEW)} added, 0 updated, 1 unchanged, {len(MIXED_PROBLEMS) + 3} skipped" in summary_line(output)
     after = assert_intact(open_service(data_dir), before, NEW_TITLES)
     assert after[paper_id_for(NEW["twin"]["title"])][1] == NEW["twin"]["abstract"]  # the first one read is kept
@@ -344,12 +346,12 @@ def test_ui_upload_refuses_wrong_type_and_missing_file(ui: PaperChatUI, tmp_path
     from ui.uploads import UPLOAD_SUFFIXES
 
     before = snapshot(ui.service)
-    pdf = tmp_path / "paper.pdf"
-    pdf.write_bytes(b"%PDF-1.7\n")
-    report = upload(ui, pdf, tmp_path / "gone.jsonl")
+    docx = tmp_path / "paper.docx"
+    docx.write_bytes(b"PK\x03\x04")
+    report = upload(ui, docx, tmp_path / "gone.jsonl")
     assert report.splitlines() == [
         "**Nothing ingested; 2 file(s) refused.**",
-        f"- Skipped: paper.pdf: only {', '.join(UPLOAD_SUFFIXES)} files are accepted",
+        f"- Skipped: paper.docx: only {', '.join(UPLOAD_SUFFIXES)} files (or a listing without a suffix) are accepted",
         "- Skipped: gone.jsonl: the upload is not a file",
     ]
     assert_intact(ui.service, before)

@@ -141,7 +141,7 @@ def test_safe_name_keeps_uploads_in_their_folder(tmp_path: Path) -> None:
     stored = store_uploads([good, big, exe], data_dir, max_bytes=2000)
     assert [p.relative_to(data_dir.resolve()) for p in stored.paths] == [Path("uploads/2F._2Fpapers.jsonl")]
     assert len(stored.rejected) == 2
-    assert "over the 2,000-byte upload limit" in stored.rejected[0] and "only .txt" in stored.rejected[1]
+    assert "over the 2,000-byte upload limit" in stored.rejected[0] and "only .bib" in stored.rejected[1]
     assert sorted(p.name for p in (tmp_path).rglob("*") if p.is_file() and "data" in p.parts) == [
         "2F._2Fpapers.jsonl"]
     assert ".bib" in UPLOAD_SUFFIXES and ".jsonl" in UPLOAD_SUFFIXES
@@ -255,9 +255,11 @@ def test_upload_then_ask_shows_script_as_text_and_exports(app: dict[str, Any], t
     _, listed = c.predict("glimmer", api_name="/papers")
     assert "1 paper(s)" in listed and "Glimmer: Sparse Retrieval Heads" in listed
 
-    markdown_file, bib_file = sorted(c.predict(api_name="/export"), key=lambda f: Path(f).suffix != ".md")
-    markdown = Path(markdown_file).read_text(encoding="utf-8")
-    bib = Path(bib_file).read_text(encoding="utf-8")
+    exported = {Path(f).suffix: Path(f) for f in c.predict(api_name="/export")}
+    assert sorted(exported) == [".bib", ".json", ".md", ".ris"]
+    markdown = exported[".md"].read_text(encoding="utf-8")
+    bib = exported[".bib"].read_text(encoding="utf-8")
+    assert "TI  - Glimmer: Sparse Retrieval Heads" in exported[".ris"].read_text(encoding="utf-8")
     assert "## 1. What does Glimmer do?" in markdown and "&lt;script&gt;" in markdown
     assert "<script" not in markdown
     assert "@misc{glimmer_p" in bib
@@ -280,3 +282,48 @@ def test_auth_is_required_when_set(app: dict[str, Any]) -> None:
     finally:
         demo.close()
 
+
+
+def test_upload_takes_every_file_type_the_cli_reads(app: dict[str, Any], tmp_path: Path) -> None:
+    from gradio_client import handle_file
+    from library_files import ABSTRACTS, FORMATS_DIR, ZoteroItem, build_zotero_sqlite, write_paper_pdf
+
+    from ingest.readers import SUPPORTED_SUFFIXES
+    from ui.uploads import UPLOAD_SUFFIXES
+
+    assert UPLOAD_SUFFIXES == SUPPORTED_SUFFIXES
+    pdf = write_paper_pdf(tmp_path / "grok.pdf", "Grokking: Generalization Beyond Overfitting on Small Algorithmic "
+                          "Datasets", ["Alethea Power"], ABSTRACTS["GROK"])
+    zotero = build_zotero_sqlite(tmp_path / "Zotero" / "zotero.sqlite", [ZoteroItem(
+        "BERT2019", "conferencePaper", {"title": "BERT: Pre-training of Deep Bidirectional Transformers for Language "
+                                        "Understanding", "abstractNote": ABSTRACTS["BERT"], "date": "2019"})], {})
+    uploads = [FORMATS_DIR / name for name in ("zotero.bib", "zotero.ris", "zotero_csl.json", "semantic_scholar.jsonl",
+                                               "excel_semicolon.csv", "notes.md")] + [pdf, zotero]
+    assert {path.suffix for path in uploads} == {".bib", ".ris", ".json", ".jsonl", ".csv", ".md", ".pdf", ".sqlite"}
+    report, _, _, _ = client(app).predict([handle_file(path) for path in uploads], api_name="/add_files")
+    # ZeRO and FlashAttention-2 are in the UI's corpus already (another abstract there): updated, not added twice.
+    assert report.startswith("**8 added, 2 updated, 0 unchanged, 2 skipped** — 8 file(s), 16 record(s)"), report
+    assert "- Updated: ZeRO: Memory Optimizations Toward Training Trillion Parameter Models" in report
+    for title in ("Attention is All you Need",
+                  "Mixture-of-Experts with Expert Choice Routing", "LoRA: Low-Rank Adaptation of Large Language Models",
+                  "Grokking: Generalization Beyond Overfitting on Small Algorithmic Datasets",
+                  "BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding"):
+        assert f"- Added: {title}" in report.splitlines(), title
+
+
+def test_refused_upload_is_a_message_and_one_log_line_not_a_traceback(app: dict[str, Any], tmp_path: Path,
+                                                                       capfd: pytest.CaptureFixture[str],
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    from gradio_client import handle_file
+
+    docx = tmp_path / "thesis.docx"
+    docx.write_bytes(b"PK\x03\x04 not a paper list")
+    capfd.readouterr()
+    with caplog.at_level("INFO"):
+        report, _, _, _ = client(app).predict([handle_file(docx)], api_name="/add_files")
+    assert report.splitlines()[0] == "**Nothing ingested; 1 file(s) refused.**", report
+    assert "thesis.docx: only .bib" in report
+    refusals = [record for record in caplog.records if "thesis.docx" in record.getMessage()]
+    assert len(refusals) == 1 and refusals[0].exc_info is None, [r.getMessage() for r in refusals]
+    err = capfd.readouterr().err
+    assert "Traceback" not in err, err

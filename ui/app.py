@@ -223,14 +223,14 @@ class PaperChatUI:
 
     # ---- export --------------------------------------------------------------------------------
     def export(self, session: ChatSession | None) -> list[str] | None:
-        """Paths of the Markdown and BibTeX files (the API returns them as downloads)."""
+        """Paths of the Markdown, BibTeX, RIS and CSL-JSON files (the API returns them as downloads)."""
         if not session or not session.turns:
             gr.Warning("Nothing to export yet: ask a question first.")
             return None
         catalog = {paper.id: paper for paper in self.service.papers()}
         folder = Path(tempfile.mkdtemp(dir=self.export_root))
-        markdown, bib = export_conversation(session.turns, folder / "paperchat-conversation.md", catalog)
-        return [str(markdown), str(bib)]
+        files = export_conversation(session.turns, folder / "paperchat-conversation.md", catalog)
+        return [str(path) for path in files.paths]
 
     # ---- uploads and collection ----------------------------------------------------------------
     def add_files(self, files: list[str] | None,
@@ -240,6 +240,8 @@ class PaperChatUI:
             return "Choose one or more files first.", *self._collection(), None
         progress(0, desc="Checking the files")
         stored = store_uploads(files, settings.data_dir, settings.max_upload_bytes)
+        for reason in stored.rejected:
+            log.warning("upload refused: %s", reason)  # one line each; the UI shows the same reason
         summary = None
         if stored.paths:
             def report(done: int, total: int) -> None:
@@ -288,19 +290,24 @@ def build_app(service: PaperChat) -> gr.Blocks:
                             new_chat = gr.Button("New chat", elem_id="pc-new-chat", scale=1)
                             export = gr.Button("Export conversation", elem_id="pc-export", scale=1)
                         status = gr.Markdown("", label="Status", elem_id="pc-status")
-                        exported = gr.File(label="Exported conversation (Markdown and BibTeX)", file_count="multiple",
-                                           interactive=False, visible=False, elem_id="pc-exported")
+                        exported = gr.File(label="Exported conversation (Markdown, BibTeX, RIS, CSL-JSON)",
+                                           file_count="multiple", interactive=False, visible=False,
+                                           elem_id="pc-exported")
                     with gr.Column(scale=2):
                         gr.Markdown("### Sources")
                         sources = gr.HTML(render.sources_panel(None, 0), label="Sources", elem_id="pc-sources-panel",
                                           max_height=620)
                 answer_json = gr.JSON(visible=False, label="Answer")
             with gr.Tab("Add papers", id="upload"):
-                gr.Markdown("Upload paper files: a listing (.txt, a title line then its abstract), JSON lines "
-                            "(.jsonl with `title` and `abstract`), CSV/TSV with those columns, or BibTeX with "
-                            f"`abstract` fields; at most {service.settings.max_upload_bytes:,} bytes each. New papers "
-                            "are searchable as soon as the ingest finishes.")
-                upload = gr.File(label="Paper files", file_count="multiple", file_types=list(UPLOAD_SUFFIXES),
+                gr.Markdown("Upload paper files, as `paperchat ingest` reads them: BibTeX (.bib, from Zotero, "
+                            "JabRef, Mendeley), RIS (.ris), CSL-JSON or other JSON / JSON Lines (.json, .jsonl: "
+                            "arXiv, Semantic Scholar, OpenAlex dumps), CSV/TSV, Markdown (.md), PDFs (.pdf: title "
+                            "and abstract), a Zotero database (zotero.sqlite) or a listing (.txt, a title line then "
+                            f"its abstract); at most {service.settings.max_upload_bytes:,} bytes each. Records need "
+                            "a title and an abstract. New papers are searchable as soon as the ingest finishes.")
+                # No file_types: Gradio refuses other types itself, with a traceback in the server's log and
+                # a bare error in the page; ui.uploads refuses them instead, naming the file and what is accepted.
+                upload = gr.File(label=f"Paper files ({', '.join(UPLOAD_SUFFIXES)})", file_count="multiple",
                                  elem_id="pc-upload")
                 add = gr.Button("Add to collection", variant="primary", elem_id="pc-add")
                 ingest_report = gr.Markdown("", label="Ingest report", elem_id="pc-ingest-report")

@@ -14,8 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# What `paperchat ingest` reads: listings, JSON lines, CSV/TSV and BibTeX.
-UPLOAD_SUFFIXES = (".txt", ".jsonl", ".ndjson", ".csv", ".tsv", ".bib", ".bibtex")
+from ingest.readers import SUPPORTED_SUFFIXES
+
+# Exactly what `paperchat ingest` reads (one list, ingest.readers'), so the two never drift apart.
+UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES
 MAX_NAME_CHARS = 100
 
 
@@ -49,8 +51,9 @@ def check_upload(path: Path, original_name: str, max_bytes: int) -> str:
     """The safe name to store `path` under; raises UploadError for a wrong type or size."""
     name = safe_name(original_name)
     suffix = Path(name).suffix.lower()
-    if suffix not in UPLOAD_SUFFIXES:
-        raise UploadError(f"{name}: only {', '.join(UPLOAD_SUFFIXES)} files are accepted")
+    if suffix not in UPLOAD_SUFFIXES and suffix:  # no suffix: a listing, as `paperchat ingest` reads it
+        raise UploadError(f"{name}: only {', '.join(UPLOAD_SUFFIXES)} files (or a listing without a suffix) "
+                          "are accepted")
     if not path.is_file():
         raise UploadError(f"{name}: the upload is not a file")
     size = path.stat().st_size

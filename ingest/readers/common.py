@@ -10,6 +10,23 @@ from ingest.records import Location, Problem
 BINARY_SNIFF_BYTES = 8192
 
 
+def read_bytes(path: Path, max_bytes: int | None = None) -> tuple[bytes | None, list[Problem]]:
+    """The file's bytes, or None and why not (unreadable, or over `max_bytes`)."""
+    where = Location(str(path), 0)
+    try:
+        size = path.stat().st_size
+        if max_bytes is not None and size > max_bytes:  # refused before a byte is read
+            return None, [Problem(where, f"file is {size:,} bytes, over the {max_bytes:,}-byte limit; skipped")]
+        with path.open("rb") as handle:
+            # Bounded even if the file grew since stat() or reports no size (/proc): never more than the limit.
+            data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+        if max_bytes is not None and len(data) > max_bytes:
+            return None, [Problem(where, f"file is over the {max_bytes:,}-byte limit; skipped")]
+    except OSError as exc:
+        return None, [Problem(where, f"cannot read file: {exc.strerror or exc}")]
+    return data, []
+
+
 def decode_text(path: Path, max_bytes: int | None = None, line_records: bool = False) -> tuple[str, list[Problem]]:
     """Read a file as text: UTF-8 (with or without BOM) or UTF-16 with a BOM; else why not.
 
@@ -18,18 +35,9 @@ def decode_text(path: Path, max_bytes: int | None = None, line_records: bool = F
     lines, one bad byte rejects the whole file (a blanked line could silently truncate a record).
     """
     where = Location(str(path), 0)
-    try:
-        size = path.stat().st_size
-        if max_bytes is not None and size > max_bytes:  # refused before a byte is read
-            return "", [Problem(where, f"file is {size:,} bytes, over the {max_bytes:,}-byte limit; skipped")]
-        with path.open("rb") as handle:
-            # Bounded even if the file grew since stat() or reports no size (/proc): never more than the limit.
-            data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
-        if max_bytes is not None and len(data) > max_bytes:
-            return "", [Problem(where, f"file is over the {max_bytes:,}-byte limit; skipped")]
-    except OSError as exc:
-        return "", [Problem(where, f"cannot read file: {exc.strerror or exc}")]
-    problems: list[Problem] = []
+    data, problems = read_bytes(path, max_bytes)
+    if data is None:
+        return "", problems
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             text = data.decode("utf-16")  # the BOM picks the byte order and is dropped
