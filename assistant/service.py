@@ -165,15 +165,14 @@ class PaperChat:
     def pipeline(self) -> AnsweringPipeline:
         s = self.settings
         retriever = CandidateRetriever(self.retriever, self.store, lambda: self.names, s.candidate_pool)
-        judge = TermDenseJudge(retriever, self.store.keyword_index, lambda: self.names, JudgeSettings(
-            pool=s.judge_pool, coverage_weight=s.judge_coverage_weight, list_relative=s.list_relative,
-            list_max_papers=s.list_max_papers, chunk_max_words=s.chunk_max_words))
+        judge = TermDenseJudge(retriever, self.store.keyword_index, lambda: self.names,
+                               JudgeSettings.from_settings(s))
         composer = ExtractiveComposer(s.lookup_sentences, s.lookup_words, s.compare_sentences, s.list_sentences,
                                       self.idf, lambda paper_id: self.names.own_names(paper_id))
         writer = LLMWriter(s, self.store.catalog.papers)
 
         def llm_judge(generator: str) -> LLMJudge | None:
-            return LLMJudge(judge, lambda: writer.chat_generator(generator), LLMJudgeSettings()) \
+            return LLMJudge(judge, lambda: writer.chat_generator(generator), LLMJudgeSettings.from_settings(s)) \
                 if s.llm_judge else None
 
         return AnsweringPipeline(Stages(retriever, judge, llm_judge, composer, writer, lambda: self.names,

@@ -82,6 +82,24 @@ class Settings(BaseSettings):
                                          "IDF-weighted term coverage (chosen on dev.jsonl, checked on dev2.jsonl)")
     list_relative: float = Field(0.75, gt=0, le=1, description="a list keeps candidates at least this relevant, "
                                  "relative to the best one")
+    # The judge's other thresholds (docs/answering.md says how each was chosen and checked).
+    on_topic_similarity: float = Field(0.45, description="a paper this close (best chunk cosine) is on topic")
+    weak_similarity: float = Field(0.3, description="... or this close with weak_coverage of the question's terms")
+    weak_coverage: float = Field(0.2, ge=0, le=1)
+    min_list_coverage: float = Field(0.3, ge=0, le=1, description="a list whose best candidate holds less of the "
+                                     "question's term weight is refused")
+    unseen_topic_share: float = Field(0.5, ge=0, le=1, description="a question whose term weight is mostly in "
+                                      "words no paper uses is matched by meaning alone (another language); a "
+                                      "list of it is refused")
+    related_weight: float = Field(0.5, ge=0, description="'another paper that ...': relevance + this x its "
+                                  "similarity to the paper discussed")
+    missing_share: float = Field(0.15, ge=0, le=1, description="a benchmark or model the abstract lacks makes the "
+                                 "answer partial when it carries this share of the question's term weight")
+    figure_words_share: float = Field(1 / 3, ge=0, le=1, description="'what top-1 accuracy ...': a sentence "
+                                      "with a figure must hold this share of the measurement's term weight")
+    llm_judge_candidates: int = Field(6, ge=1, description="abstracts the LLM judge scores")
+    llm_judge_answers: float = Field(7.0, ge=0, le=10, description="LLM score (of 10) for 'states the answer'")
+    llm_judge_on_topic: float = Field(4.0, ge=0, le=10, description="LLM score below which a paper is off topic")
     history_turns: int = Field(6, ge=0, description="earlier turns kept for follow-ups")
 
     # LLM generators. The API key comes only from OPENAI_API_KEY and is never stored or printed.

@@ -34,6 +34,7 @@ from assistant.answering.retrieve import CandidateRetriever, Candidates
 from assistant.answering.types import Evidence, Judgement, Plan, SentenceEvidence
 from assistant.keyword import KeywordIndex
 from assistant.names import NameIndex, phrase_text
+from assistant.settings import Settings
 from assistant.store import StoredPaper
 from assistant.text import INSTRUCTION_LIKE, content_stems, has_number, name_key, sentence_stems
 from ingest.chunking import chunk_sentences
@@ -44,7 +45,6 @@ FIGURE = re.compile(
     r"(?<![\w.-])\d+(?:[.,]\d+)*(?:\s*(?:%|\\%|x\b|×|times|fold|[kmbt]\b|[KMBT]\b))?(?![\w-])"
     r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred|"
     r"thousand|million|billion|twice|half|double|triple|orders? of magnitude)\b", re.I)
-FIGURE_WORDS_SHARE = 1 / 3  # of the measurement's term weight a sentence with the figure must hold
 GAIN_WORDS = frozenset({"gain", "improv", "boost", "increas", "better", "advantag"})
 SHARE_WORDS = frozenset({"fraction", "share", "percentag", "percent", "proport", "ratio", "portion"})
 
@@ -54,19 +54,28 @@ Idf = Callable[[str], float]
 
 @dataclass(frozen=True)
 class JudgeSettings:
-    pool: int = 25  # candidates judged
-    coverage_weight: float = 0.5
-    list_relative: float = 0.75  # a list keeps candidates at least this relevant, relative to the best
-    list_max_papers: int = 12
-    # A question about nothing in the collection: the best paper is neither close in meaning nor in terms.
-    on_topic_similarity: float = 0.45
-    weak_similarity: float = 0.3
-    weak_coverage: float = 0.2
-    min_list_coverage: float = 0.3  # below this no candidate is about the asked topic: say so
-    unseen_topic_share: float = 0.5  # a list question whose words are mostly unknown to the collection is refused
-    related_weight: float = 0.5  # "another paper that ...": relevance + this x similarity to the earlier paper
-    missing_share: float = 0.15  # share of the question's term weight a missing name must carry to matter
-    chunk_max_words: int = 90
+    """The judge's thresholds; every default lives in assistant.settings.Settings (see there for why)."""
+
+    pool: int
+    coverage_weight: float
+    list_relative: float
+    list_max_papers: int
+    on_topic_similarity: float
+    weak_similarity: float
+    weak_coverage: float
+    min_list_coverage: float
+    unseen_topic_share: float
+    related_weight: float
+    missing_share: float
+    figure_words_share: float
+    chunk_max_words: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JudgeSettings:
+        s = settings
+        return cls(s.judge_pool, s.judge_coverage_weight, s.list_relative, s.list_max_papers, s.on_topic_similarity,
+                   s.weak_similarity, s.weak_coverage, s.min_list_coverage, s.unseen_topic_share, s.related_weight,
+                   s.missing_share, s.figure_words_share, s.chunk_max_words)
 
 
 class EvidenceJudge(Protocol):
@@ -219,7 +228,7 @@ class TermDenseJudge:
                 return True
             mass = sum(idf(stem) for stem in wanted)
             held = wanted & sentence_stems(sentence)
-            if sum(idf(stem) for stem in held) >= FIGURE_WORDS_SHARE * mass:
+            if sum(idf(stem) for stem in held) >= self.settings.figure_words_share * mass:
                 return True
         return False
 

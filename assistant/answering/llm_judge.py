@@ -18,15 +18,22 @@ from assistant.answering.compose.prompts import judge_messages
 from assistant.answering.judge import TermDenseJudge
 from assistant.answering.retrieve import Candidates
 from assistant.answering.types import Evidence, Judgement, Plan
+from assistant.settings import Settings
 
 SCORE_LINE = re.compile(r"^\s*\[?(\d{1,2})\]?\s*[:=\-]\s*(\d{1,2}(?:\.\d+)?)\b", re.M)
 
 
 @dataclass(frozen=True)
 class LLMJudgeSettings:
-    candidates: int = 6  # abstracts the model scores (each costs prompt tokens)
-    answers: float = 7.0  # of 10: the abstract states the answer
-    on_topic: float = 4.0  # of 10: below this a paper is not about the question at all
+    """From assistant.settings.Settings (llm_judge_*), where the defaults live."""
+
+    candidates: int  # abstracts the model scores (each costs prompt tokens)
+    answers: float  # of 10: the abstract states the answer
+    on_topic: float  # of 10: below this a paper is not about the question at all
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LLMJudgeSettings:
+        return cls(settings.llm_judge_candidates, settings.llm_judge_answers, settings.llm_judge_on_topic)
 
 
 def parse_scores(reply: str, count: int) -> dict[int, float]:
