@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -13,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from assistant.answer import Answer
+from assistant.answering import condense
 from assistant.answering.compose.extractive import ExtractiveComposer
 from assistant.answering.generate import LLMWriter
 from assistant.answering.judge import JudgeSettings, TermDenseJudge
@@ -29,9 +29,6 @@ from assistant.text import fold
 from ingest.pipeline import IngestPipeline, IngestSummary, ProgressFn
 from ingest.vectorfile import VectorFile, VectorFileError, text_key
 
-# Whole ANSI escape sequences (a question pasted from a colored terminal), other control characters,
-# and lone surrogates (undecodable bytes in argv, a \ud800 escape in JSON), on which the tokenizer raises.
-CONTROL_CHARS = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 GENERATORS = ("extractive", "openai", "local")
 
 
@@ -201,14 +198,14 @@ class PaperChat:
         differ from what streamed (unsupported sentences removed, or the extractive fallback).
         """
         started = time.perf_counter()
-        question = CONTROL_CHARS.sub(" ", question or "").strip()
+        question = condense.clean(question)
         try:
-            problem = self._question_problem(question)
+            problem = condense.problem(question, self.settings.max_question_chars, len(self.store.catalog))
         except StoreError as exc:  # the store could not even be opened (e.g. Chroma server down)
-            problem = Answer(question, str(exc), "error")
+            problem = str(exc)
         if problem is not None:
-            yield problem.text  # streamed like any answer, so a streaming caller prints it once
-            yield problem
+            yield problem  # streamed like any answer, so a streaming caller prints it once
+            yield Answer(question[:200], problem, "error")
             return
         conversation = conversation or Conversation(max_turns=self.settings.history_turns)
         notices = []
@@ -237,16 +234,6 @@ class PaperChat:
         answer.timings["total_ms"] = round((time.perf_counter() - started) * 1000, 2)
         conversation.add(question, answer)
         yield answer
-
-    def _question_problem(self, question: str) -> Answer | None:
-        if not question:
-            return Answer(question, "Please type a question about the papers in the collection.", "error")
-        if len(question) > self.settings.max_question_chars:
-            return Answer(question[:200], f"The question is {len(question):,} characters long; the limit is "
-                          f"{self.settings.max_question_chars:,}. Please shorten it.", "error")
-        if len(self.store.catalog) == 0:
-            return Answer(question, "The collection is empty: run `paperchat ingest` first.", "error")
-        return None
 
 
 def _load_vectors(paths: Sequence[Path], model: str) -> dict[bytes, np.ndarray]:

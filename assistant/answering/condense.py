@@ -32,7 +32,25 @@ POSITION = re.compile(r"\b(?:the\s+)?(" + "|".join(ORDINALS) + r")\b(?:\s+(?:one
                       r"|entry|of (?:them|those|these)))?", re.I)
 # A turn that carries on the conversation without naming what it is about ("what about memory?").
 FOLLOW_ON = re.compile(r"^\s*(?:and|also|so|then|what about|how about|what happens|what if|same for)\b", re.I)
+# Whole ANSI escape sequences (a question pasted from a colored terminal), other control characters,
+# and lone surrogates (undecodable bytes in argv, a \ud800 escape in JSON), on which the tokenizer raises.
+CONTROL_CHARS = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 BOTH = re.compile(r"\b(those|these|the) (two|three|papers|ones|methods|approaches)\b|\bboth\b", re.I)
+
+
+def clean(question: str | None) -> str:
+    return CONTROL_CHARS.sub(" ", question or "").strip()
+
+
+def problem(question: str, max_chars: int, papers: int) -> str | None:
+    """Why this question cannot be answered at all, for the user; None when it can."""
+    if not question:
+        return "Please type a question about the papers in the collection."
+    if len(question) > max_chars:
+        return f"The question is {len(question):,} characters long; the limit is {max_chars:,}. Please shorten it."
+    if papers == 0:
+        return "The collection is empty: run `paperchat ingest` first."
+    return None
 
 
 def earlier_papers(conversation: Conversation) -> list[list[str]]:
