@@ -148,9 +148,11 @@ def verify(text: str, sources: list[Source]) -> Verification:
 
 # ---- checking what an LLM wrote ------------------------------------------------------------------
 NUMBER_TOKEN = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?:\.\d+)?")
+# A model saying the sources do not answer ("do not say", "does not report this", "no information").
 NO_ANSWER = re.compile(
-    r"\b(does not contain|do not contain|doesn't contain|not (in|covered by) the (sources|collection)|"
-    r"cannot (answer|find)|no (information|source))\b", re.I)
+    r"\b((does|do|did)(n't| not) (contain|say|state|report|mention|include|give|provide|specify)|"
+    r"not (in|covered by|stated in|reported in|mentioned in) the (sources?|collection|abstracts?)|"
+    r"cannot (answer|find)|no (information|source|mention))\b", re.I)
 REFERENCE_HEADING = re.compile(r"^\s*(#+\s*)?\**(sources|references|citations)\**\s*:?\s*$", re.I)
 
 
@@ -267,7 +269,8 @@ def check_generated(text: str, provided: list[StoredPaper], min_support: float,
             claim = _squash(CITATION.sub("", sentence)).replace(" .", ".")
             if not claim:
                 continue
-            if NO_ANSWER.search(claim) and not cited:
+            # "The sources do not say [1]." is a no-answer even when cited; with a figure it is a claim.
+            if NO_ANSWER.search(claim) and not (cited and NUMBER_TOKEN.search(claim)):
                 result.says_no_answer = True
                 kept.append(claim)
                 continue

@@ -245,7 +245,12 @@ class NameIndex:
     def mentions(self, question: str) -> list[NameMatch]:
         """Papers the question names, strongest sense first, in the order the names appear."""
         candidates = name_words(question) + [m.group(1) for m in CAPITALIZED_RUN.finditer(question)]
+        # Plain capitalized words are names only when a title's short name ("Adan", "Kestrel vs ...");
+        # at the very start of the question only if followed by a word that joins names.
         plain = [w for w in re.findall(r"(?<=\w )[A-Z][a-z]+\b", question) if name_key(w) in self.short_names]
+        opening = re.match(r"\s*([A-Z][a-z]{3,})\b(?=\s*(?:vs\.?|versus|or|and|,|:))", question)
+        if opening and name_key(opening.group(1)) in self.short_names:
+            plain.append(opening.group(1))
         plain += self._title_phrases_in(question)
         seen: set[str] = set()
         found: list[NameMatch] = []

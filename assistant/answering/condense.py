@@ -35,6 +35,7 @@ FOLLOW_ON = re.compile(r"^\s*(?:and|also|so|then|what about|how about|what happe
 # Whole ANSI escape sequences (a question pasted from a colored terminal), other control characters,
 # and lone surrogates (undecodable bytes in argv, a \ud800 escape in JSON), on which the tokenizer raises.
 CONTROL_CHARS = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+WHICH_OF = re.compile(r"\bwhich of (?:the|those|these|them|the two|both)\b", re.I)
 BOTH = re.compile(r"\b(those|these|the) (two|three|papers|ones|methods|approaches)\b|\bboth\b", re.I)
 
 
@@ -65,12 +66,15 @@ def resolve(question: str, conversation: Conversation, papers: dict[str, StoredP
     last = history[0]
     earlier = list(dict.fromkeys(pid for focus in history for pid in focus))
     referenced: list[str] = []
-    if len(last) > 1:  # "the second one", "how does the second differ from the first?"
+    # What a position counts over: the last answer's papers if it listed several ("the second one"),
+    # else the papers of the turns so far, in the order they came ("the latter", "the former").
+    ordered = last if len(last) > 1 else list(dict.fromkeys(focus[0] for focus in reversed(history)))
+    if len(ordered) > 1:
         for position in POSITION.finditer(question):
             index = ORDINALS[position.group(1).lower()]
-            if -len(last) <= index < len(last) and last[index] not in referenced:
-                referenced.append(last[index])
-    contrast = bool(CONTRAST.search(question))
+            if -len(ordered) <= index < len(ordered) and ordered[index] not in referenced:
+                referenced.append(ordered[index])
+    contrast = bool(CONTRAST.search(question) or WHICH_OF.search(question))
     other = bool(ANOTHER_PAPER.search(question)) and not referenced
     if not referenced and not other and BOTH.search(question) and contrast:
         # "How do those two compare?": the last answer's papers if it had several, else the last two turns'.

@@ -198,7 +198,9 @@ class TermDenseJudge:
 
         def stated(term: str) -> bool:
             phrase = phrase_text(term).strip()
-            return (name_key(term) in own or name_key(term) in keys
+            key = name_key(term)
+            singular = key[:-1] if key.endswith("s") and len(key) > 3 else key  # "GPUs" is stated by "GPU"
+            return (key in own or key in keys or singular in keys
                     or bool(phrase and (f" {phrase} " in folded or phrase.replace(" ", "") in joined)))
 
         lacking = [term for term in plan.ask.specific if not stated(term)]

@@ -45,6 +45,7 @@ PLURAL = re.compile(
     r"|\b(?:anything|everything|all of it|all work|every paper|everything in)\b"
     r"|\bhow\s+many\s+(?:\w+\s+){0,2}(?:papers|works|studies)\b"
     r"|\brelated[- ]work\b"
+    r"|\bany (?:work|research|literature)\b|\b(?:papers|works|studies)\s*[?.!]?\s*$"
     r"|\bpapers\s+(?:that|which|about|on|here|in)\b",
     re.I,
 )
@@ -73,6 +74,7 @@ ASKS_NUMBER = re.compile(
 # all-caps acronym, or a capitalized word inside the sentence ("ImageNet", "mIoU", "WER", "Quechua").
 SPECIFIC = re.compile(r"(?<![\w-])(?:[A-Za-z]+[-']?\d[\w.-]*|\d+[A-Za-z][\w-]*|[a-z]+[A-Z][\w-]*|[A-Z][a-z]*[A-Z][\w-]*"
                       r"|[A-Z]{2,}s?)(?![\w-])")
+ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)", re.I)
 CAPITALIZED = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}(?:'s)?\b")
 # The measurement a question asks for: "what <it> does X get", "in terms of <it>", "how many <it>".
 QUANTITY = re.compile(
@@ -130,7 +132,7 @@ def asked_for(question: str, drop_keys: set[str]) -> Ask:
     for match in [*SPECIFIC.finditer(asked), *CAPITALIZED.finditer(asked)]:
         word = match.group(0).removesuffix("'s").strip(".-")
         key = name_key(word)
-        if len(key) < 2 or key in drop_keys or word.lower() in {"i", "ai", "ml"}:
+        if len(key) < 2 or key in drop_keys or word.lower() in {"i", "ai", "ml"} or ORDINAL.fullmatch(word):
             continue
         specific.append(word)
     quantity = QUANTITY.search(question)

@@ -1,0 +1,202 @@
+"""Follow-ups in one `Conversation`: by pronoun, by position in a list, by description of a new paper,
+and comparisons with the papers discussed before. Synthetic collection: tests/data/answering_papers.jsonl
+(see tests/test_judge.py for its topics); one real index for the module.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import make_settings
+
+from assistant.answer import Answer
+from assistant.chat import Conversation
+from assistant.citations import verify
+from assistant.service import PaperChat
+
+CORPUS = Path(__file__).parent / "data" / "answering_papers.jsonl"
+PAPERS = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+TITLES = {p["title"].split(":", 1)[0]: p["title"] for p in PAPERS}
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> PaperChat:
+    chat = PaperChat(make_settings(tmp_path_factory.mktemp("followups") / "data", [CORPUS]))
+    summary = chat.ingest()
+    assert not summary.skipped, summary.lines()
+    assert len(summary.added) == len(PAPERS)
+    return chat
+
+
+def short(title: str) -> str:
+    return title.split(":", 1)[0]
+
+
+def names(service: PaperChat, ids: list[str]) -> list[str]:
+    papers = service.store.catalog.papers()
+    return [short(papers[pid].title) for pid in ids]
+
+
+def chat(service: PaperChat, *questions: str) -> list[Answer]:
+    """Ask each question in turn in one fresh conversation; every answer's citations must verify."""
+    conversation = Conversation()
+    answers = []
+    for question in questions:
+        answer = service.ask(question, conversation)
+        assert verify(answer.text, answer.sources).ok, (question, answer.text)
+        answers.append(answer)
+    assert len(conversation.turns) == len(questions)
+    return answers
+
+
+# ---- by pronoun ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("first, follow_up, name, figure", [
+    ("What does Kestrel do?", "What accuracy does it reach?", "Kestrel", "93.8%"),
+    ("Which method learns a different pruning threshold for every layer of the network?",
+     "What accuracy does it reach?", "Kestrel", "93.8%"),
+    ("What word error rate does EchoASR reach on Quechua?", "How many hours of untranscribed speech does it use?",
+     "EchoASR", "3,000 hours"),
+    ("Which method lets detection transformers train in far fewer epochs?", "How much memory does it save?",
+     "QueryDETR", "35%"),
+])
+def test_pronoun_stays_on_the_paper_of_the_lookup(service: PaperChat, first: str, follow_up: str, name: str,
+                                                  figure: str) -> None:
+    before, after = chat(service, first, follow_up)
+    assert names(service, before.focus) == [name]
+    assert after.kind == "lookup" and after.status == "answered"
+    assert names(service, after.focus) == [name] and [short(t) for t in after.cited_titles] == [name]
+    assert figure in after.text
+
+
+def test_pronoun_stays_even_when_another_paper_reports_what_is_asked(service: PaperChat) -> None:
+    """GradPrune reports ImageNet top-1; 'it' is still Kestrel, which does not: a partial answer about Kestrel."""
+    _, after = chat(service, "What does Kestrel do?", "What top-1 accuracy does it reach on ImageNet?")
+    assert names(service, after.focus) == ["Kestrel"]
+    assert after.status == "partial" and any("ImageNet" in m for m in after.missing)
+    assert "74.1%" not in after.text
+
+
+# ---- by position after a list --------------------------------------------------------------------------
+LIST_QUESTION = "Which papers prune object detectors?"
+
+
+def test_the_second_one_you_mentioned(service: PaperChat) -> None:
+    listing, after = chat(service, LIST_QUESTION, "Tell me more about the second one you mentioned.")
+    assert listing.kind == "list" and len(listing.focus) == 3
+    assert after.kind == "lookup"
+    assert after.focus == [listing.focus[1]]
+    assert [s.paper_id for s in after.sources] == [listing.focus[1]]
+
+
+def test_the_last_one_and_then_it(service: PaperChat) -> None:
+    listing, last, then = chat(service, "Which papers prune image classifiers?",
+                               "What sparsity does the last one reach?", "Which network does it prune?")
+    assert len(listing.focus) == 3
+    assert last.focus == [listing.focus[-1]] and then.focus == [listing.focus[-1]]
+
+
+def test_the_second_one_then_it(service: PaperChat) -> None:
+    listing, second, accuracy = chat(service, "Which papers prune image classifiers?", "Tell me about the second one.",
+                                     "What accuracy does it reach?")
+    assert second.focus == [listing.focus[1]]
+    assert accuracy.focus == [listing.focus[1]] and accuracy.status == "answered"
+
+
+def test_how_does_the_second_one_differ_from_the_first(service: PaperChat) -> None:
+    listing, after = chat(service, LIST_QUESTION, "How does the second one differ from the first?")
+    assert after.kind == "compare"
+    assert set(after.focus) == {listing.focus[0], listing.focus[1]} and len(after.focus) == 2
+    assert {s.paper_id for s in after.sources} == {listing.focus[0], listing.focus[1]}
+
+
+def test_compare_the_first_and_the_third(service: PaperChat) -> None:
+    listing, after = chat(service, LIST_QUESTION, "Compare the first and the third one.")
+    assert after.kind == "compare"
+    assert set(after.focus) == {listing.focus[0], listing.focus[2]}
+
+
+# ---- by description of a new paper ---------------------------------------------------------------------
+@pytest.mark.parametrize("first, follow_up, earlier, new", [
+    ("Is there a method that transcribes speech while the person is still talking?",
+     "Is there another paper that makes speech recognition robust to background noise?", "StreamCTC", "NoiseGuard"),
+    ("What word error rate does EchoASR reach on Quechua?",
+     "Is there another paper that transcribes speech with low latency?", "EchoASR", "StreamCTC"),
+    ("What does Kestrel do?", "Is there another paper that prunes image classifiers before training?",
+     "Kestrel", "GradPrune"),
+    ("What does Kestrel do?", "Is there a different paper that prunes two-stage object detectors?",
+     "Kestrel", "DistillPrune"),
+])
+def test_another_paper_by_description(service: PaperChat, first: str, follow_up: str, earlier: str,
+                                      new: str) -> None:
+    before, after = chat(service, first, follow_up)
+    assert names(service, before.focus) == [earlier]
+    assert names(service, after.focus) == [new]
+    assert TITLES[earlier] not in after.cited_titles
+
+
+# ---- comparisons with what was discussed ---------------------------------------------------------------
+@pytest.mark.parametrize("first, second, pair", [
+    ("What word error rate does EchoASR reach on Quechua?", "What latency does StreamCTC achieve?",
+     {"EchoASR", "StreamCTC"}),
+    ("Which method lets detection transformers train in far fewer epochs?",
+     "Which detector picks positive samples around the middle of each object?", {"QueryDETR", "CenterPoint Sampling"}),
+])
+@pytest.mark.parametrize("follow_up", ["How do those two compare?", "How do these two differ?"])
+def test_those_two_after_two_lookups(service: PaperChat, first: str, second: str, pair: set[str],
+                                     follow_up: str) -> None:
+    a, b, after = chat(service, first, second, follow_up)
+    assert {*names(service, a.focus), *names(service, b.focus)} == pair
+    assert after.kind == "compare"
+    assert set(names(service, after.focus)) == pair and len(after.focus) == 2
+
+
+@pytest.mark.parametrize("first, follow_up, pair", [
+    ("What accuracy does Kestrel reach on CIFAR-10?", "How does that compare with Osprey?", {"Kestrel", "Osprey"}),
+    ("Is there a method that creates three-dimensional molecules by transporting noise to atom positions?",
+     "How does that compare with BindScore?", {"MolFlow", "BindScore"}),
+    ("Which method lets detection transformers train in far fewer epochs?",
+     "How does it compare with CenterPoint Sampling?", {"QueryDETR", "CenterPoint Sampling"}),
+    ("What does StreamCTC do?", "How does that compare with NoiseGuard?", {"StreamCTC", "NoiseGuard"}),
+])
+def test_how_does_that_compare_with_a_named_paper(service: PaperChat, first: str, follow_up: str,
+                                                  pair: set[str]) -> None:
+    _, after = chat(service, first, follow_up)
+    assert after.kind == "compare"
+    assert set(names(service, after.focus)) == pair and len(after.focus) == 2
+    assert {short(t) for t in after.cited_titles} == pair
+
+
+def test_a_new_question_without_reference_is_not_a_follow_up(service: PaperChat) -> None:
+    """Control: a fresh question after a lookup is answered on its own, not pulled to the earlier paper."""
+    _, after = chat(service, "What does Kestrel do?", "What Pearson correlation does BindScore reach on PDBbind?")
+    assert names(service, after.focus) == ["BindScore"]
+
+
+# ---- found while writing these tests (see the xfail reasons) --------------------------------------------
+def test_the_2nd_one_written_with_a_digit(service: PaperChat) -> None:
+    listing, after = chat(service, LIST_QUESTION, "Tell me more about the 2nd one.")
+    assert after.focus == [listing.focus[1]]
+    assert after.status == "answered" and after.missing == []
+
+
+def test_the_latter_and_the_former_after_two_lookups(service: PaperChat) -> None:
+    *_, after = chat(service, "What does EchoASR do?", "What does StreamCTC do?",
+                     "How does the latter compare with the former?")
+    assert after.kind == "compare"
+    assert set(names(service, after.focus)) == {"EchoASR", "StreamCTC"}
+
+
+def test_which_of_the_two_after_two_lookups(service: PaperChat) -> None:
+    *_, after = chat(service, "What does Kestrel do?", "What does Osprey do?",
+                     "Which of the two reaches higher accuracy?")
+    assert set(names(service, after.focus)) == {"Kestrel", "Osprey"}
+
+
+@pytest.mark.xfail(strict=True, reason="'Which one is the fastest?' after a list is not taken as a follow-up about "
+                   "the listed papers and is refused")
+def test_which_one_after_a_list_is_about_the_listed_papers(service: PaperChat) -> None:
+    listing, after = chat(service, LIST_QUESTION, "Which one is the fastest?")
+    assert after.status != "refused"
+    assert after.focus and set(after.focus) <= set(listing.focus)

@@ -1,0 +1,280 @@
+"""The evidence judge as properties over a small synthetic collection (tests/data/answering_papers.jsonl).
+
+Fourteen abstracts in five separated topics: pruning object detectors (PruneDet, SparseNeck,
+DistillPrune), pruning image classifiers (GradPrune, Kestrel, Osprey), object detection without
+pruning (CenterPoint Sampling, QueryDETR, NightDrive), speech recognition (EchoASR, StreamCTC,
+NoiseGuard) and molecules (MolFlow, BindScore). Each property is checked through `PaperChat.ask`
+(and, where the claim is about the judge alone, through `TermDenseJudge.weigh/decide`) on a real
+index: embedded Chroma and the packaged MiniLM encoder, built once for this module.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import make_settings
+
+from assistant.answer import Answer
+from assistant.answering import condense
+from assistant.answering.retrieve import Candidates
+from assistant.answering.types import Plan
+from assistant.chat import Conversation
+from assistant.citations import CITATION, verify
+from assistant.service import PaperChat
+
+CORPUS = Path(__file__).parent / "data" / "answering_papers.jsonl"
+PAPERS = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+TITLES = {p["title"].split(":", 1)[0]: p["title"] for p in PAPERS}  # short name -> full title
+
+PRUNED_DETECTORS = {"PruneDet", "SparseNeck", "DistillPrune"}  # pruning AND object detection
+PRUNED_CLASSIFIERS = {"GradPrune", "Kestrel", "Osprey"}  # pruning, no detection
+PLAIN_DETECTORS = {"CenterPoint Sampling", "QueryDETR", "NightDrive"}  # detection, no pruning
+SPEECH = {"EchoASR", "StreamCTC", "NoiseGuard"}
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> PaperChat:
+    chat = PaperChat(make_settings(tmp_path_factory.mktemp("judge") / "data", [CORPUS]))
+    summary = chat.ingest()
+    assert not summary.skipped, summary.lines()
+    assert len(summary.added) == len(PAPERS)
+    return chat
+
+
+def short(title: str) -> str:
+    return title.split(":", 1)[0]
+
+
+def cited(answer: Answer) -> list[str]:
+    return [short(t) for t in answer.cited_titles]
+
+
+def paper_id(service: PaperChat, name: str) -> str:
+    [found] = [p.id for p in service.store.catalog.papers().values() if p.title == TITLES[name]]
+    return found
+
+
+def assert_citations_hold(service: PaperChat, answer: Answer) -> None:
+    """Every [n] names a listed source, every source is cited, and each quote is in its own abstract."""
+    check = verify(answer.text, answer.sources)
+    assert check.ok, check.problems
+    listed = [s.number for s in answer.sources]
+    assert listed == list(range(1, len(listed) + 1))
+    assert {int(n) for n in CITATION.findall(answer.text)} == set(listed)
+    papers = service.store.catalog.papers()
+    for source in answer.sources:
+        assert source.sentences, f"[{source.number}] quotes nothing"
+        assert all(sentence in papers[source.paper_id].abstract for sentence in source.sentences)
+
+
+def plan_and_candidates(service: PaperChat, question: str) -> tuple[Plan, Candidates]:
+    pipeline = service.pipeline
+    resolved = condense.resolve(question, Conversation(), service.store.catalog.papers())
+    candidates = pipeline.stages.retriever.retrieve(resolved.query, question)
+    return pipeline.plan(resolved, candidates), candidates
+
+
+# ---- a paper that mentions X but never Y does not answer "X on Y" ----------------------------------
+# (question, the paper it names, what that abstract never reports, another paper's figure for it)
+NEVER_REPORTED = [
+    ("What ImageNet top-1 accuracy does Kestrel reach?", "Kestrel", "ImageNet", "74.1%"),
+    ("What word error rate does EchoASR reach on LibriSpeech?", "EchoASR", "LibriSpeech", "3.1%"),
+    ("What AP does QueryDETR reach on Pascal VOC?", "QueryDETR", "VOC", "37.9"),
+    ("What validity does MolFlow reach on GEOM-Drugs?", "MolFlow", "GEOM-Drugs", None),
+]
+
+
+@pytest.mark.parametrize("question, name, lacking, foreign_figure", NEVER_REPORTED)
+def test_benchmark_the_abstract_never_names_gives_a_partial_answer(service: PaperChat, question: str, name: str,
+                                                                   lacking: str, foreign_figure: str | None) -> None:
+    answer = service.ask(question)
+    assert answer.status == "partial", answer.text
+    assert answer.abstained
+    assert any(lacking in m for m in answer.missing) or f"does not report {lacking}" in answer.text, answer.missing
+    assert cited(answer) == [name]  # a partial answer names the paper it is about
+    assert answer.focus == [paper_id(service, name)]
+    if foreign_figure is not None:
+        assert foreign_figure not in answer.text  # and does not borrow another paper's figure
+    assert_citations_hold(service, answer)
+
+
+@pytest.mark.parametrize("question, name, figure", [
+    ("What CIFAR-10 accuracy does Kestrel reach?", "Kestrel", "93.8%"),
+    ("What word error rate does EchoASR reach on Quechua?", "EchoASR", "18.2%"),
+    ("What AP does QueryDETR reach on COCO?", "QueryDETR", "43.5 AP"),
+    ("What Pearson correlation does BindScore reach on PDBbind?", "BindScore", "0.83"),
+    ("How many times faster than the original is the DistillPrune detector?", "DistillPrune", "2.1 times"),
+    pytest.param("How many GPUs does BindScore need to screen a million compounds?", "BindScore", "single GPU"),
+])
+def test_benchmark_the_abstract_names_is_answered_with_its_figure(service: PaperChat, question: str, name: str,
+                                                                   figure: str) -> None:
+    answer = service.ask(question)
+    assert answer.status == "answered", (answer.missing, answer.text)
+    assert not answer.abstained and answer.missing == []
+    assert cited(answer) == [name]
+    assert figure in answer.text
+    assert_citations_hold(service, answer)
+
+
+def test_judge_reports_the_missing_benchmark_per_paper(service: PaperChat) -> None:
+    """The judge's own verdict: the named paper is chosen, and partial because its abstract lacks ImageNet."""
+    judge = service.pipeline.stages.judge
+    plan, candidates = plan_and_candidates(service, "What ImageNet top-1 accuracy does Kestrel reach?")
+    evidence = judge.weigh(plan, candidates)
+    by_name = {short(e.paper.title): e for e in evidence}
+    assert any("ImageNet" in m for m in judge.detail(plan, by_name["Kestrel"]).missing)
+    assert judge.detail(plan, by_name["GradPrune"]).missing == []  # GradPrune does report ImageNet top-1
+    judgement = judge.decide(plan, evidence)
+    assert judgement.status == "partial"
+    assert [short(e.paper.title) for e in judgement.chosen] == ["Kestrel"]
+    assert any("ImageNet" in m for m in judgement.missing)
+
+
+# ---- a figure asked for that the abstract never gives ----------------------------------------------
+@pytest.mark.parametrize("question, name", [
+    ("How many times faster is Kestrel than iterative rewinding?", "Kestrel"),
+    ("How much memory does MolFlow use?", "MolFlow"),
+    pytest.param("How many times faster than Osprey is Kestrel?", "Kestrel",
+                 marks=pytest.mark.xfail(strict=True, reason="two named papers + 'than' make it a comparison, "
+                                         "and a comparison is always 'answered': no check that a figure exists")),
+    pytest.param("How much faster than Osprey is Kestrel?", "Kestrel",
+                 marks=pytest.mark.xfail(strict=True, reason="planned as a comparison (status answered) although "
+                                         "Kestrel's abstract gives no speed-up figure")),
+    pytest.param("What speedup over Osprey does Kestrel report?", "Kestrel",
+                 marks=pytest.mark.xfail(strict=True, reason="the lookup goes to the first-named paper (Osprey), "
+                                         "not the one the question asks about (Kestrel)")),
+])
+def test_figure_the_abstract_never_gives_is_partial(service: PaperChat, question: str, name: str) -> None:
+    answer = service.ask(question)
+    assert answer.status == "partial", (answer.kind, answer.text[:300])
+    assert answer.abstained and answer.missing
+    assert paper_id(service, name) in answer.focus  # the paper asked about (a comparison may add the other)
+    assert name in cited(answer)
+    assert_citations_hold(service, answer)
+
+
+# ---- a list keeps every paper that satisfies every facet, and none that satisfies one --------------
+@pytest.mark.parametrize("question, expected", [
+    ("Which papers prune object detectors?", PRUNED_DETECTORS),
+    ("Any papers on pruning object detectors?", PRUNED_DETECTORS),
+    ("Are there papers on pruning object detectors?", PRUNED_DETECTORS),
+    pytest.param("Which papers apply pruning to object detection?", PRUNED_DETECTORS,
+                 marks=pytest.mark.xfail(strict=True, reason="DistillPrune (prunes a two-stage object detector) "
+                                         "is left out: it says 'detector', not 'detection', and falls under the "
+                                         "list's relative cut-off")),
+    ("List all work that prunes object detectors.", PRUNED_DETECTORS),
+    ("Which papers prune image classifiers?", PRUNED_CLASSIFIERS),
+    ("Which papers are about speech recognition?", SPEECH),
+    pytest.param("Which papers are about object detection?", PRUNED_DETECTORS | PLAIN_DETECTORS,
+                 marks=pytest.mark.xfail(strict=True, reason="DistillPrune ('two-stage object detector') is left "
+                                         "out: 'detector' does not match the stem of 'detection', and its relevance "
+                                         "falls under the list's relative cut-off")),
+])
+def test_list_keeps_exactly_the_papers_that_satisfy_every_facet(service: PaperChat, question: str,
+                                                                expected: set[str]) -> None:
+    answer = service.ask(question)
+    assert answer.kind == "list" and answer.status == "answered"
+    listed = set(cited(answer))
+    assert listed >= expected, f"left out: {sorted(expected - listed)}"
+    assert listed <= expected, f"one-facet papers listed: {sorted(listed - expected)}"
+    assert {paper_id(service, n) for n in expected} == set(answer.focus)
+    assert_citations_hold(service, answer)
+
+
+def test_list_decision_of_the_judge_itself(service: PaperChat) -> None:
+    """weigh() + decide() alone: the both-facet papers are chosen and each holds both facets' terms."""
+    judge = service.pipeline.stages.judge
+    plan, candidates = plan_and_candidates(service, "Which papers prune object detectors?")
+    assert plan.intent == "list"
+    judgement = judge.decide(plan, judge.weigh(plan, candidates))
+    assert judgement.status == "answered"
+    assert {short(e.paper.title) for e in judgement.chosen} == PRUNED_DETECTORS
+
+
+# ---- a lookup chooses the paper that answers, not the first retrieved ------------------------------
+PARAPHRASES = [
+    ("Which method learns a different pruning threshold for every layer of the network?", "Kestrel"),
+    ("What method makes a thinned two-stage detector mimic the intermediate representations of the full model?",
+     "DistillPrune"),
+    ("Is there a method that creates three-dimensional molecules by transporting noise to atom positions?",
+     "MolFlow"),
+    ("Is there a method that transcribes speech while the person is still talking?", "StreamCTC"),
+    ("Which work rewinds the surviving weights to an early epoch after each pruning round?", "Osprey"),
+    ("What approach removes weights before any training by looking at how gradients flow?", "GradPrune"),
+    ("Which paper compresses the feature pyramid and the box prediction layers rather than the backbone?",
+     "SparseNeck"),
+    ("Which work teaches a recognizer to cope with street and cafe noise?", "NoiseGuard"),
+    ("Which model learns from thousands of hours of unlabeled audio before seeing one hour of transcripts?",
+     "EchoASR"),
+    ("What ranks drug candidates by how strongly they attach to a protein?", "BindScore"),
+    pytest.param("Which approach decides per layer how small a weight must be before it is dropped?", "Kestrel",
+                 marks=pytest.mark.xfail(strict=True, reason="refused as off-topic: Kestrel's best chunk similarity "
+                                         "is 0.26 (< weak_similarity 0.3) and its term coverage 0.20")),
+]
+
+
+@pytest.mark.parametrize("question, name", PARAPHRASES)
+def test_lookup_by_paraphrase_picks_the_described_paper(service: PaperChat, question: str, name: str) -> None:
+    answer = service.ask(question)
+    assert answer.kind == "lookup" and answer.status == "answered", answer.text[:300]
+    assert cited(answer) == [name]
+    assert_citations_hold(service, answer)
+
+
+@pytest.mark.parametrize("question, name", [p for p in PARAPHRASES if not hasattr(p, "marks")])
+def test_judge_choice_does_not_depend_on_retrieval_order(service: PaperChat, question: str, name: str) -> None:
+    """The described paper is put last among the candidates; the judge must still choose it."""
+    judge = service.pipeline.stages.judge
+    plan, candidates = plan_and_candidates(service, question)
+    target = paper_id(service, name)
+    hits = candidates.hits[: judge.settings.pool]
+    assert target in [h.paper.id for h in hits], "the paper must at least be among the candidates"
+    reordered = [h for h in reversed(hits) if h.paper.id != target] + [h for h in hits if h.paper.id == target]
+    assert reordered[0].paper.id != target
+    shuffled = Candidates(candidates.query, reordered, candidates.named)
+    judgement = judge.decide(plan, judge.weigh(plan, shuffled))
+    assert judgement.status == "answered"
+    assert [e.paper.id for e in judgement.chosen] == [target]
+
+
+# ---- off-topic questions are refused ----------------------------------------------------------------
+@pytest.mark.parametrize("question", [
+    "What is the capital of France?",
+    "What is the best pasta recipe?",
+    "Who won the 2018 World Cup?",
+    "How do I bake sourdough bread?",
+    "What is the GDP of Germany?",
+])
+def test_off_topic_question_is_refused(service: PaperChat, question: str) -> None:
+    answer = service.ask(question)
+    assert answer.status == "refused" and answer.kind == "refusal"
+    assert answer.abstained
+    assert answer.sources == [] and answer.focus == []
+    assert not CITATION.findall(answer.text)
+    plan, candidates = plan_and_candidates(service, question)
+    judge = service.pipeline.stages.judge
+    judgement = judge.decide(plan, judge.weigh(plan, candidates))
+    assert judgement.status == "refused" and judgement.chosen == []
+
+
+def test_on_topic_control_is_not_refused(service: PaperChat) -> None:
+    """The refusal above is not a judge that refuses everything."""
+    answer = service.ask("What does MolFlow generate?")
+    assert answer.status == "answered" and cited(answer) == ["MolFlow"]
+
+
+# ---- every answer's citations verify -----------------------------------------------------------------
+@pytest.mark.parametrize("question", [
+    "Compare PruneDet and SparseNeck",
+    "Summarize QueryDETR",
+    "How many papers are about speech recognition?",
+    "What does the collection say about pruning?",
+    "What does NightDrive measure?",
+    "What Pearson correlation does BindScore reach on CASF-2016?",
+])
+def test_every_answer_kind_cites_verbatim(service: PaperChat, question: str) -> None:
+    answer = service.ask(question)
+    assert answer.status != "refused" and answer.sources
+    assert_citations_hold(service, answer)
