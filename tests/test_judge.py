@@ -18,6 +18,7 @@ from conftest import make_settings
 
 from assistant.answer import Answer
 from assistant.answering import condense
+from assistant.answering.plan import make_plan
 from assistant.answering.retrieve import Candidates
 from assistant.answering.types import Plan
 from assistant.chat import Conversation
@@ -72,8 +73,8 @@ def assert_citations_hold(service: PaperChat, answer: Answer) -> None:
 def plan_and_candidates(service: PaperChat, question: str) -> tuple[Plan, Candidates]:
     pipeline = service.pipeline
     resolved = condense.resolve(question, Conversation(), service.store.catalog.papers())
-    candidates = pipeline.stages.retriever.retrieve(resolved.query, question)
-    return pipeline.plan(resolved, candidates), candidates
+    candidates = pipeline.stages.retriever.for_turn(resolved)
+    return make_plan(resolved, candidates, service.names, service.store.catalog.papers()), candidates
 
 
 # ---- a paper that mentions X but never Y does not answer "X on Y" ----------------------------------

@@ -249,6 +249,9 @@ class TermDenseJudge:
             evidence.coverage >= s.weak_coverage or foreign))
 
     def decide(self, plan: Plan, evidence: list[Evidence]) -> Judgement:
+        if plan.unknown_names and not plan.named:
+            return Judgement([], "refused", reason=f"it names {', '.join(plan.unknown_names)}, which no paper in "
+                             "the collection mentions.", nearest=evidence[:3])
         if not evidence:
             return Judgement([], "refused", reason="no paper in the collection matches what was asked.")
         foreign = self.unseen_share(plan.question) >= self.settings.unseen_topic_share

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import re
 
-from assistant.answering.types import Ask, Facet, Intent, Resolved
-from assistant.text import QUESTION_BOILERPLATE, content_stems
+from assistant.answering.retrieve import Candidates
+from assistant.answering.types import Ask, Facet, Intent, Plan, Resolved
+from assistant.names import NameIndex
+from assistant.store import StoredPaper
+from assistant.text import QUESTION_BOILERPLATE, content_stems, name_key
 
 # Words that say how to ask (a request, its politeness, where to look), never what about.
 REQUEST_WORDS = QUESTION_BOILERPLATE | {
@@ -125,8 +128,6 @@ def asked_for(question: str, drop_keys: set[str]) -> Ask:
 
     `drop_keys` are name keys of the papers the question names: naming the paper is not asking for it.
     """
-    from assistant.text import name_key
-
     specific = []
     asked = EXAMPLE_CLAUSE.sub(" ", question)  # "such as 5x5-digit multiplication" illustrates, it is not asked
     for match in [*SPECIFIC.finditer(asked), *CAPITALIZED.finditer(asked)]:
@@ -184,6 +185,22 @@ def topic_of(question: str) -> str:
     """The question's words without how it asks: what a list of papers must be about."""
     words = re.findall(r"[\w'-]+|[^\w\s]", question)
     return " ".join(w for w in words if w.lower() not in FRAME_WORDS).strip() or question
+
+
+def make_plan(resolved: Resolved, candidates: Candidates, names: NameIndex,
+              papers: dict[str, StoredPaper]) -> Plan:
+    """The plan of one turn: its intent, the papers it names, its facets, what it asks for, its topic."""
+    question = resolved.question
+    named = candidates.named
+    intent, plural = intent_of(question, len(named), resolved)
+    # Naming a paper is not asking for it: its own names are not specifics the answer must state.
+    own_keys = {match.key for match in names.mentions(question)}
+    for pid in [*named, *resolved.referenced]:
+        own_keys |= names.own_names(pid)
+        if pid in papers:
+            own_keys.add(name_key(papers[pid].title.split(":", 1)[0]))
+    return Plan(resolved, intent, named, facets_of(question), asked_for(question, own_keys), plural,
+                names.unknown_names(question), compare_count(question, len(named)), topic_of(question))
 
 
 def compare_count(question: str, named: int) -> int:

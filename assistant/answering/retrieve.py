@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from assistant.answering.types import Resolved
 from assistant.names import NameIndex
 from assistant.retrieval import HybridRetriever, Mode, PaperHit
 from assistant.store import PaperStore, chunk_id
@@ -36,6 +37,16 @@ class CandidateRetriever:
         hits = self.retriever.retrieve(query, top_k or self.pool, mode)
         named = self.named_ids(question, hits) if mode == "hybrid" else []
         return Candidates(query, self.retriever.promote(hits, named), named)
+
+    def for_turn(self, resolved: Resolved, mode: Mode = "hybrid") -> Candidates:
+        """The candidates for one turn: by its stand-alone query; for "another paper that ...", also by
+        the turn's own words, since the new paper need not share the earlier papers' titles' words."""
+        candidates = self.retrieve(resolved.query, resolved.question, mode)
+        if resolved.wants_other_paper:
+            known = {h.paper.id for h in candidates.hits}
+            own = self.retrieve(resolved.question, resolved.question, mode)
+            candidates.hits += [h for h in own.hits if h.paper.id not in known]
+        return candidates
 
     def named_ids(self, question: str, hits: list[PaperHit]) -> list[str]:
         """Papers the question names; an ambiguous name goes to the best-retrieved of its owners."""

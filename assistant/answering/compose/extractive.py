@@ -14,7 +14,8 @@ from collections import Counter
 from collections.abc import Callable
 
 from assistant.answering.compose.sentences import BOILERPLATE, ScoredSentence, best_for, roles_of
-from assistant.answering.types import Evidence, SentenceEvidence
+from assistant.answering.plan import is_count_question
+from assistant.answering.types import Evidence, Judgement, Plan, SentenceEvidence
 from assistant.citations import CitationBook
 from assistant.store import StoredPaper
 from assistant.text import content_stems, name_key, sentence_stems
@@ -97,6 +98,27 @@ class ExtractiveComposer:
         self.compare_sentences = compare_sentences
         self.list_sentences = list_sentences
         self.idf = idf
+
+    def answer(self, plan: Plan, judgement: Judgement, book: CitationBook) -> str:
+        """The text for the judge's decision, in the shape the plan's intent asks for."""
+        question = plan.question
+        if judgement.status == "refused":
+            return self.refusal(judgement.reason, [e.paper for e in judgement.nearest])
+        chosen = judgement.chosen
+        if judgement.status == "partial":
+            return self.partial(question, chosen[0], judgement.missing, book)
+        if plan.intent == "list":
+            intro = (f"{len(chosen)} paper(s) in the collection are about this:" if is_count_question(question)
+                     else f"{len(chosen)} paper(s) in the collection match:")
+            return self.listing(question, chosen, book, intro)
+        if plan.intent == "topic_summary":
+            intro = f"What the collection says, from {len(chosen)} matching paper(s), grouped by approach:"
+            return self.topic_summary(question, chosen, book, intro)
+        if plan.intent == "compare" and len(chosen) >= 2:
+            return self.compare(question, chosen, book)
+        if plan.intent == "summary":
+            return self.summary(question, chosen[0], book)
+        return self.lookup(question, chosen[0], book, plan.ask.number)
 
     # ---- one paper -------------------------------------------------------------------------
     def lookup(self, question: str, evidence: Evidence, book: CitationBook, wants_figure: bool = False) -> str:
