@@ -2,7 +2,8 @@
 
 Used when an LLM generator answers. It starts from the default judge's evidence (the same
 candidates, the same literal checks of what is asked) and lets the model's relevance scores decide
-which paper a lookup is about and which papers a list keeps. One call scores all candidates; any
+which paper a lookup is about (or that none is: every score below `on_topic`) and which papers a
+list keeps. One call scores all candidates; any
 failure (no endpoint, a timeout, an unreadable reply) leaves the default judge's decision, with
 a notice.
 """
@@ -97,9 +98,8 @@ class LLMJudge:
         if rated[id(best)] < s.on_topic and not plan.resolved.is_follow_up:
             return Judgement([], "refused", reason="the LLM judge found no abstract about this question.",
                              nearest=scored[:3], notices=judgement.notices)
+        # Whether the paper states the answer is left to the literal checks and to the writer, whose
+        # "the sources do not say" stands: a small model's 5 of 10 is too noisy to call an answer partial.
         if self.base.detail(plan, best).missing:
             return Judgement([best], "partial", missing=list(best.missing), notices=judgement.notices)
-        if rated[id(best)] < s.answers:
-            return Judgement([best], "partial", missing=["what was asked (the LLM judge found it on the topic, "
-                                                         "but not stating the answer)"], notices=judgement.notices)
         return Judgement([best], "answered", notices=judgement.notices)
