@@ -72,8 +72,9 @@ class LLMJudge:
             judgement.notices.append(f"The LLM judge was not used ({exc}); papers were chosen without it.")
             return judgement
         scores = parse_scores(reply, len(scored))
-        if not scores:
-            judgement.notices.append("The LLM judge's reply held no scores; papers were chosen without it.")
+        if len(scores) * 2 < len(scored):  # a score for one of six is no ranking
+            judgement.notices.append(f"The LLM judge's reply held {len(scores) or 'no'} score(s) for {len(scored)} "
+                                     "abstracts; papers were chosen without it.")
             return judgement
         rated = {id(e): scores.get(n, -1.0) for n, e in enumerate(scored, 1)}
         judgement.notices.append("Papers chosen by the LLM judge's relevance scores: " + ", ".join(
