@@ -25,10 +25,13 @@ from typing import Any
 _LINK_START = re.compile(r"\]([(:])(?!\s*https?://)", re.IGNORECASE)
 _OPENING = re.compile(r"[(:]\s*")  # what may follow a `]` before the address itself starts
 _SAFE_SCHEMES = ("http://", "https://")
+_TOUCHED = re.compile(r"[&<>`\]]")  # a string without these is already safe: most titles, ids, kinds
 
 
 def safe_markdown(text: str) -> str:
     """`text` with markup escaped and non-http(s) links defused (see the module docstring)."""
+    if not _TOUCHED.search(text):
+        return text
     defused = _LINK_START.sub(r"]\\\1", text)
     return html.escape(defused, quote=False).replace("`", "&#96;")
 

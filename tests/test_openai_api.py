@@ -307,6 +307,34 @@ def test_beyond_the_queue_a_request_gets_429(tmp_path: Path) -> None:
         held.close()
 
 
+def test_a_client_that_leaves_mid_stream_gives_its_slot_back_once_the_answer_ends(tmp_path: Path) -> None:
+    held = HeldEndpoint()
+    try:
+        service = indexed_service(tmp_path, [paper_titled("ZeRO++:")], ui_concurrency=1, api_queue=0,
+                                  openai_base_url=held.url, llm_max_retries=0)
+        question = {"messages": [{"role": "user", "content": "What is ZeRO++?"}], "stream": True}
+        with serve(service) as served:
+            with httpx.stream("POST", f"{served.v1}/chat/completions", json={"model": "paperchat-openai", **question},
+                              timeout=60) as leaving:
+                first = next(leaving.iter_lines())
+                assert first.startswith("data: ") and '"role": "assistant"' in first
+                assert held.arrived.wait(60)
+            # The client is gone, but its answer is still being made: the slot stays taken until it ends.
+            busy = httpx.post(f"{served.v1}/chat/completions", json={"model": "paperchat", **question}, timeout=60)
+            assert busy.status_code == 429
+            held.released.set()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                after = httpx.post(f"{served.v1}/chat/completions", timeout=60,
+                                   json={"model": "paperchat", "messages": question["messages"]})
+                if after.status_code != 429:
+                    break
+                time.sleep(0.2)
+            assert after.status_code == 200 and after.json()["sources"][0]["title"] == ZERO_PP
+    finally:
+        held.close()
+
+
 # ---- binding -------------------------------------------------------------------------------------------
 
 def test_a_public_bind_without_a_token_refuses_to_start(tmp_path: Path) -> None:

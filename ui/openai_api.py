@@ -4,7 +4,8 @@
 generator the service offers; `POST /v1/chat/completions` answers the last user message with
 the same `PaperChat` service the UI uses. The reply's content is the answer (Markdown, `[n]`
 markers) followed by the sources list; the response, and the last chunk of a streamed one, also
-carry the sources as data (`sources`) and the whole answer (`paperchat`, the service's Answer).
+carry the sources as data (`sources`) and the rest of the service's Answer (`paperchat`: kind,
+status, notices, generator, retrieved papers, timings, and whatever the Answer gains later).
 
 Follow-ups: an OpenAI client sends the whole chat every time. The service needs each earlier
 turn's Answer to resolve "it", so after each answer the turns are cached under the chat's user
@@ -18,11 +19,13 @@ Adapter only: parsing, auth, the gate, and formatting; no answering logic.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
 import math
 import secrets
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -214,10 +217,12 @@ def sources_block(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def answer_data(answer: Answer) -> dict[str, Any]:
+def answer_fields(answer: Answer) -> dict[str, Any]:
+    """The extra fields of a reply: `sources` (the cited sources as data) and `paperchat` (the rest of the
+    Answer: text, kind, status, notices, generator, retrieved papers, timings, and any field added later)."""
     data = safe_answer(answer)
     data.setdefault("status", getattr(answer, "status", None))
-    return data
+    return {"sources": data.pop("sources"), "paperchat": data}
 
 
 def usage(prompt_chars: int, content: str) -> dict[str, int]:
@@ -316,8 +321,7 @@ class ChatAPI:
             "id": _completion_id(), "object": "chat.completion", "created": int(time.time()), "model": turn.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "logprobs": None,
                          "finish_reason": "stop"}],
-            "usage": usage(turn.prompt_chars, content),
-            "sources": answer_data(answer)["sources"], "paperchat": answer_data(answer),
+            "usage": usage(turn.prompt_chars, content), **answer_fields(answer),
         }
         return JSONResponse(completion)
 
@@ -351,6 +355,21 @@ class ChatAPI:
         assert final is not None
         return final
 
+    def _produce(self, turn: ChatTurn, loop: asyncio.AbstractEventLoop, arrived: asyncio.Queue[object],
+                 stop: threading.Event) -> None:
+        """In a worker thread: each piece of the answer onto `arrived`, then _END; stops early once `stop` is set."""
+        pieces = self._pieces(turn)
+        try:
+            for item in pieces:
+                loop.call_soon_threadsafe(arrived.put_nowait, item)
+                if stop.is_set():
+                    break
+        except Exception as exc:
+            loop.call_soon_threadsafe(arrived.put_nowait, exc)
+        finally:
+            pieces.close()  # here, in the thread that ran it
+            loop.call_soon_threadsafe(arrived.put_nowait, _END)
+
     async def _events(self, turn: ChatTurn) -> AsyncIterator[str]:
         """The SSE stream: a role chunk, content chunks as the answer streams, the sources, the data, [DONE]."""
         completion_id, created = _completion_id(), int(time.time())
@@ -365,15 +384,16 @@ class ChatAPI:
         streamed: list[str] = []
         safe = SafeStream()
         async with self.gate.turn():
-            pieces = self._pieces(turn)
+            loop = asyncio.get_running_loop()
+            arrived: asyncio.Queue[object] = asyncio.Queue()
+            stop = threading.Event()
+            # One worker thread runs the whole service call and hands each piece over as it comes; a thread
+            # hop per piece cost a millisecond a turn.
+            producer = asyncio.ensure_future(anyio.to_thread.run_sync(self._produce, turn, loop, arrived, stop))
             try:
-                while True:
-                    # Not abandoned on cancel: a client that leaves waits for the current piece, then the
-                    # generator is closed in this thread's `finally` below, never while another runs it.
-                    item = await anyio.to_thread.run_sync(next, pieces, _END)
-                    if item is _END:
-                        yield chunk({}, "stop")  # cannot happen: the service always ends with an Answer
-                        break
+                while (item := await arrived.get()) is not _END:
+                    if isinstance(item, BaseException):
+                        raise item
                     if isinstance(item, Answer):
                         tail = safe.flush()
                         if "".join(streamed).strip() != item.text.strip():
@@ -382,16 +402,15 @@ class ChatAPI:
                         tail += sources_block(item)
                         content.append(tail)
                         yield chunk({"content": tail})
-                        data = answer_data(item)
-                        yield chunk({}, "stop", sources=data["sources"], paperchat=data)
+                        yield chunk({}, "stop", **answer_fields(item))
                         if turn.include_usage:
                             body = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
                                     "model": turn.model, "choices": [],
                                     "usage": usage(turn.prompt_chars, "".join(content))}
                             yield f"data: {json.dumps(body)}\n\n"
                         break
-                    streamed.append(item)
-                    text = safe.feed(item)
+                    streamed.append(str(item))
+                    text = safe.feed(str(item))
                     if text:
                         content.append(text)
                         yield chunk({"content": text})
@@ -401,8 +420,10 @@ class ChatAPI:
                          "param": None, "code": None}
                 yield f"data: {json.dumps({'error': error})}\n\n"
             finally:
-                with anyio.CancelScope(shield=True):  # a client that left cancelled us: close all the same
-                    await anyio.to_thread.run_sync(pieces.close)
+                stop.set()
+                # Even when the client left (we are cancelled): the slot is held until the service call ended.
+                with anyio.CancelScope(shield=True):
+                    await producer
         yield "data: [DONE]\n\n"
 
     def _model(self, name: str) -> dict[str, Any]:
