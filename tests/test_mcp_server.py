@@ -119,13 +119,23 @@ def test_stdio_lists_tools_without_building_the_service(stdio: dict[str, Path]) 
 
 
 def test_stdio_search_ask_and_follow_up(stdio: dict[str, Path]) -> None:
+    progress: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, total, message))
+
     async def scenario() -> None:
         async with stdio_client(stdio) as client:
+            # The first call finds the index empty and ingests the configured corpus, reporting progress.
+            first = await client.call_tool("list_papers", {"limit": 1}, progress_callback=on_progress)
+            assert first.structured_content["total"] == len(small_papers())
             await check_session(client)
             await check_bad_calls(client)
             await check_papers(client)
 
     run(scenario)
+    assert progress and progress[-1][0] == progress[-1][1] and progress[-1][1] > len(small_papers())  # chunks
+    assert {message for _, _, message in progress} == {"indexing the collection"}
 
 
 def test_stdio_conversations_do_not_outlive_the_process(stdio: dict[str, Path]) -> None:
