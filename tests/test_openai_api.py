@@ -24,6 +24,7 @@ import openai
 import pytest
 from apiserver import HOST, PLANTED, TOKEN, HeldEndpoint, Served, clean_env, free_port, indexed_service, serve
 from conftest import CLI_TIMEOUT_S, paper_titled, small_papers
+from pydantic import SecretStr
 
 from assistant.settings import SettingsError
 
@@ -204,6 +205,9 @@ def test_without_a_token_only_loopback_names_are_answered(api: Served) -> None:
 # ---- the token -------------------------------------------------------------------------------------
 
 def test_token_is_required_when_set(api: Served) -> None:
+    settings = api.service.settings.model_copy(update={"api_token": SecretStr(TOKEN)})
+    for shown in (repr(settings), str(settings), settings.model_dump_json()):
+        assert TOKEN not in shown  # a SecretStr, like ui_auth
     with serve(api.service, api_token=TOKEN) as guarded:
         for key in ("wrong-token-123", f"{TOKEN}x", TOKEN[:-1]):
             with pytest.raises(openai.AuthenticationError) as refused:
