@@ -1,18 +1,26 @@
-"""Adapter overhead: what /v1 (plain and streamed), MCP over HTTP and MCP over stdio add to a service call,
+"""Adapter overhead: what /v1 (plain and streamed) and MCP (stdio, streamable HTTP) add to a service call,
 and how fast `paperchat mcp` answers `initialize` + `tools/list`.
 
     .venv/bin/python bench/bench_adapters.py [--questions ../shared/eval/dev.jsonl] [--rounds 3]
                                              [--data-dir DIR] [--json out.json]
 
-Each dev-set item is one conversation (multi-turn items turn by turn, follow-ups included), asked
-`--rounds` times through each channel in turn by one client. Per turn, the adapter's overhead is the
-client's wall time minus the answer's own `timings.total_ms` (the service's time for that very call, which
-the API returns), so the answering itself, and its run-to-run noise, cancel out. "direct" is
-`PaperChat.ask` in this process. The servers run as `paperchat ui` and `paperchat mcp` subprocesses,
-as deployed; without --data-dir the bundled corpus is ingested into a temporary data dir first.
+Each dev-set item is one conversation (multi-turn items turn by turn, follow-ups included). Per turn,
+an adapter's overhead is the wall time its client sees minus the answer's own `timings.total_ms` (the
+service's time for that very call, which every channel returns), so the answering itself and its
+run-to-run noise cancel out. Every turn goes through all channels one after the other before the next
+turn, so a burst of load on a shared machine hits them alike.
 
-Prints figures (not pass/fail): the target is overhead p50 <= 5 ms per turn, and `initialize` +
-`tools/list` under 5 s.
+Two parts:
+- end to end: the real clients (`openai`, the MCP SDK's `Client`) against `paperchat ui` (/v1, /mcp)
+  and `paperchat mcp` running as subprocesses, as deployed; `direct` is `PaperChat.ask` here.
+- adapter code only, in this process without a transport: `ChatAPI.complete` plus the JSON encoding
+  of its reply, and the MCP server's `call_tool("ask")` (argument validation, the tool, result
+  conversion) plus the JSON encoding of its result.
+
+Without --data-dir the bundled corpus is ingested into a temporary data dir first (`paperchat
+ingest`, a subprocess: this process opens the index only once the servers have stopped). Prints
+figures (not pass/fail): the targets are overhead p50 <= 5 ms per turn, `initialize` + `tools/list`
+under 5 s.
 """
 
 from __future__ import annotations
@@ -27,8 +35,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +49,12 @@ from procs import free_port, stop  # noqa: E402
 
 HOST = "127.0.0.1"
 STARTUPS = 5  # fresh `paperchat mcp` processes timed for initialize + tools/list
+WARM_UP = "warm up: what is attention?"
+
+Sample = tuple[float, float]  # (wall ms, service total_ms)
+# One channel: given a conversation's state (None to start one) and a question, ask it and return
+# (wall ms, service total_ms, the state for the next turn).
+Channel = Callable[[Any, str], Awaitable[tuple[float, float, Any]]]
 
 
 def conversations(path: Path) -> list[list[str]]:
@@ -82,68 +96,6 @@ def ui_server(data_dir: Path, config: Path) -> Iterator[str]:
             stop(process, 30)
 
 
-Sample = tuple[float, float]  # (client wall ms, service total_ms)
-
-
-def direct(service: Any, chats: list[list[str]], rounds: int) -> list[Sample]:
-    from assistant.chat import Conversation
-
-    samples = []
-    for _ in range(rounds):
-        for turns in chats:
-            conversation = Conversation(max_turns=service.settings.history_turns)
-            for question in turns:
-                started = time.perf_counter()
-                answer = service.ask(question, conversation)
-                samples.append(((time.perf_counter() - started) * 1000, answer.timings["total_ms"]))
-    return samples
-
-
-def openai_chat(url: str, chats: list[list[str]], rounds: int, stream: bool) -> list[Sample]:
-    import openai
-
-    client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=120)
-
-    def turn(messages: list[dict[str, str]]) -> tuple[float, str, dict[str, Any]]:
-        started = time.perf_counter()
-        if stream:
-            chunks = list(client.chat.completions.create(model="paperchat", messages=messages, stream=True))
-            wall = (time.perf_counter() - started) * 1000
-            content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-            return wall, content, chunks[-1].model_extra["paperchat"]
-        reply = client.chat.completions.create(model="paperchat", messages=messages)
-        wall = (time.perf_counter() - started) * 1000
-        return wall, reply.choices[0].message.content or "", reply.model_extra["paperchat"]
-
-    turn([{"role": "user", "content": "warm up: what is attention?"}])
-    samples = []
-    for _ in range(rounds):
-        for turns in chats:
-            messages: list[dict[str, str]] = []
-            for question in turns:
-                messages.append({"role": "user", "content": question})
-                wall, content, data = turn(messages)
-                messages.append({"role": "assistant", "content": content})
-                samples.append((wall, data["timings"]["total_ms"]))
-    return samples
-
-
-async def mcp_asks(client: Any, chats: list[list[str]], rounds: int) -> list[Sample]:
-    await client.call_tool("ask", {"question": "warm up: what is attention?"})
-    samples = []
-    for _ in range(rounds):
-        for turns in chats:
-            conversation_id = None
-            for question in turns:
-                arguments = {"question": question, **({"conversation_id": conversation_id} if conversation_id else {})}
-                started = time.perf_counter()
-                result = await client.call_tool("ask", arguments)
-                wall = (time.perf_counter() - started) * 1000
-                conversation_id = result.structured_content["conversation_id"]
-                samples.append((wall, result.structured_content["timings"]["total_ms"]))
-    return samples
-
-
 def stdio_params(data_dir: Path, config: Path) -> Any:
     from mcp import StdioServerParameters
 
@@ -153,7 +105,7 @@ def stdio_params(data_dir: Path, config: Path) -> Any:
 
 
 async def mcp_startup(data_dir: Path, config: Path) -> float:
-    """Seconds from spawning `paperchat mcp` to the `tools/list` reply (initialize included)."""
+    """Seconds from spawning `paperchat mcp` to the `tools/list` reply (the initialize handshake included)."""
     from mcp import Client
 
     started = time.perf_counter()
@@ -162,18 +114,119 @@ async def mcp_startup(data_dir: Path, config: Path) -> float:
         return time.perf_counter() - started
 
 
-async def mcp_stdio(data_dir: Path, config: Path, chats: list[list[str]], rounds: int) -> list[Sample]:
+# ---- the channels ---------------------------------------------------------------------------------
+
+def openai_channel(url: str, stream: bool) -> Channel:
+    import openai
+
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=120)
+
+    async def ask(messages: list[dict[str, str]] | None, question: str) -> tuple[float, float, Any]:
+        messages = [*(messages or []), {"role": "user", "content": question}]
+        started = time.perf_counter()
+        if stream:
+            chunks = list(client.chat.completions.create(model="paperchat", messages=messages, stream=True))
+            wall = (time.perf_counter() - started) * 1000
+            content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+            data = chunks[-1].model_extra["paperchat"]
+        else:
+            reply = client.chat.completions.create(model="paperchat", messages=messages)
+            wall = (time.perf_counter() - started) * 1000
+            content, data = reply.choices[0].message.content or "", reply.model_extra["paperchat"]
+        return wall, data["timings"]["total_ms"], [*messages, {"role": "assistant", "content": content}]
+
+    return ask
+
+
+def mcp_channel(client: Any) -> Channel:
+    async def ask(conversation_id: str | None, question: str) -> tuple[float, float, Any]:
+        arguments = {"question": question, **({"conversation_id": conversation_id} if conversation_id else {})}
+        started = time.perf_counter()
+        result = await client.call_tool("ask", arguments)
+        wall = (time.perf_counter() - started) * 1000
+        data = result.structured_content
+        return wall, data["timings"]["total_ms"], data["conversation_id"]
+
+    return ask
+
+
+def direct_channel(service: Any) -> Channel:
+    from assistant.chat import Conversation
+
+    async def ask(conversation: Any, question: str) -> tuple[float, float, Any]:
+        conversation = conversation or Conversation(max_turns=service.settings.history_turns)
+        started = time.perf_counter()
+        answer = service.ask(question, conversation)
+        return (time.perf_counter() - started) * 1000, answer.timings["total_ms"], conversation
+
+    return ask
+
+
+def v1_code_channel(service: Any) -> Channel:
+    """ChatAPI's own work for one non-streamed reply, and its JSON encoding: no HTTP, no client."""
+    from assistant.conversations import HistoryCache
+    from assistant.gate import ServiceGate
+    from ui.openai_api import ChatAPI, parse_chat
+
+    settings = service.settings
+    api = ChatAPI(service, ServiceGate(1, 0), HistoryCache(settings.conversations_max,
+                                                           settings.conversation_max_age_s), None)
+
+    async def ask(messages: list[dict[str, str]] | None, question: str) -> tuple[float, float, Any]:
+        messages = [*(messages or []), {"role": "user", "content": question}]
+        started = time.perf_counter()
+        reply = api.complete(parse_chat({"model": "paperchat", "messages": messages}, api.models()))
+        json.dumps(reply, ensure_ascii=False)
+        wall = (time.perf_counter() - started) * 1000
+        content = reply["choices"][0]["message"]["content"]
+        return wall, reply["paperchat"]["timings"]["total_ms"], [*messages, {"role": "assistant", "content": content}]
+
+    return ask
+
+
+def mcp_code_channel(service: Any) -> Channel:
+    """The MCP server's own work for one `ask` call (the SDK's validation and conversion included), no transport."""
+    from assistant.mcp_server import build_server, gate_for, tools_for
+
+    server = build_server(tools_for(service.settings, lambda: service), gate_for(service.settings))
+
+    async def ask(conversation_id: str | None, question: str) -> tuple[float, float, Any]:
+        arguments = {"question": question, **({"conversation_id": conversation_id} if conversation_id else {})}
+        started = time.perf_counter()
+        result = await server.call_tool("ask", arguments)
+        result.model_dump_json(by_alias=True, exclude_none=True)
+        wall = (time.perf_counter() - started) * 1000
+        data = result.structured_content
+        return wall, data["timings"]["total_ms"], data["conversation_id"]
+
+    return ask
+
+
+async def interleaved(channels: dict[str, Channel], chats: list[list[str]], rounds: int) -> dict[str, list[Sample]]:
+    """Every turn through every channel before the next turn; each channel keeps its own conversations."""
+    for ask in channels.values():
+        await ask(None, WARM_UP)
+    samples: dict[str, list[Sample]] = {name: [] for name in channels}
+    for _ in range(rounds):
+        for turns in chats:
+            states: dict[str, Any] = dict.fromkeys(channels)
+            for question in turns:
+                for name, ask in channels.items():
+                    wall, service_ms, states[name] = await ask(states[name], question)
+                    samples[name].append((wall, service_ms))
+    return samples
+
+
+async def end_to_end(url: str, data_dir: Path, config: Path, chats: list[list[str]],
+                     rounds: int) -> dict[str, list[Sample]]:
     from mcp import Client
 
-    async with Client(stdio_params(data_dir, config), read_timeout_seconds=300) as client:
-        return await mcp_asks(client, chats, rounds)
-
-
-async def mcp_http(url: str, chats: list[list[str]], rounds: int) -> list[Sample]:
-    from mcp import Client
-
-    async with Client(f"{url}/mcp", read_timeout_seconds=300) as client:
-        return await mcp_asks(client, chats, rounds)
+    async with AsyncExitStack() as stack:
+        stdio = await stack.enter_async_context(Client(stdio_params(data_dir, config), read_timeout_seconds=300))
+        http = await stack.enter_async_context(Client(f"{url}/mcp", read_timeout_seconds=300))
+        channels = {"/v1": openai_channel(url, stream=False), "/v1 stream": openai_channel(url, stream=True),
+                    "mcp http": mcp_channel(http), "mcp stdio": mcp_channel(stdio)}
+        return await interleaved(channels, chats, rounds)
 
 
 def summary(samples: list[Sample]) -> dict[str, float]:
@@ -185,10 +238,17 @@ def summary(samples: list[Sample]) -> dict[str, float]:
             "overhead_max_ms": max(overheads)}
 
 
+def load_average() -> str:
+    try:
+        return " / ".join(f"{value:.1f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=Path, default=ROOT.parent / "shared" / "eval" / "dev.jsonl")
-    parser.add_argument("--rounds", type=int, default=3, help="passes over the conversations per channel")
+    parser.add_argument("--rounds", type=int, default=3, help="passes over the conversations")
     parser.add_argument("--data-dir", type=Path, help="an index to use (default: the bundled corpus, ingested "
                         "into a temporary data dir)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -200,43 +260,45 @@ def main() -> None:
         config.write_text("")
         data_dir = args.data_dir or Path(scratch) / "data"
         started = time.perf_counter()
-        # A subprocess, like the servers: this process opens the index only once they have stopped.
         ingest = subprocess.run(cli("ingest", "--data-dir", str(data_dir), "--config", str(config)), cwd=ROOT,
                                 env=env(), capture_output=True, text=True, check=False)
         if ingest.returncode != 0:
             raise SystemExit(f"paperchat ingest failed:\n{ingest.stderr}")
         figures: dict[str, Any] = {"machine": machine(), "conversations": len(chats), "rounds": args.rounds,
                                    "ingest": f"{ingest.stdout.strip().splitlines()[-1]} "
-                                             f"({time.perf_counter() - started:.0f} s with start-up)"}
+                                             f"({time.perf_counter() - started:.0f} s with start-up)",
+                                   "load_average_before": load_average()}
         startups = [asyncio.run(mcp_startup(data_dir, config)) for _ in range(STARTUPS)]
         figures["mcp_stdio_startup_s"] = {"p50": statistics.median(startups), "max": max(startups),
                                           "runs": len(startups)}
-        channels: dict[str, list[Sample]] = {}
-        channels["mcp stdio"] = asyncio.run(mcp_stdio(data_dir, config, chats, args.rounds))
         with ui_server(data_dir, config) as url:
-            channels["/v1"] = openai_chat(url, chats, args.rounds, stream=False)
-            channels["/v1 stream"] = openai_chat(url, chats, args.rounds, stream=True)
-            channels["mcp http"] = asyncio.run(mcp_http(url, chats, args.rounds))
+            remote = asyncio.run(end_to_end(url, data_dir, config, chats, args.rounds))
 
         from assistant.service import PaperChat
         from assistant.settings import load_settings
 
         service = PaperChat(load_settings(config, data_dir=data_dir))
         service.search("warm up", top_k=1)
-        channels = {"direct": direct(service, chats, args.rounds), **channels}
-        figures["channels"] = {name: summary(samples) for name, samples in channels.items()}
+        local = asyncio.run(interleaved({"direct": direct_channel(service), "/v1 code": v1_code_channel(service),
+                                         "mcp code": mcp_code_channel(service)}, chats, args.rounds))
+        figures["load_average_after"] = load_average()
+        figures["end_to_end"] = {name: summary(samples) for name, samples in remote.items()}
+        figures["adapter_code"] = {name: summary(samples) for name, samples in local.items()}
 
-    print(f"machine: {figures['machine']}")
-    print(f"index: {figures['ingest']}; {len(chats)} conversations x {args.rounds} rounds per channel")
+    print(f"machine: {figures['machine']}; load average (1/5/15 min) before {figures['load_average_before']}, "
+          f"after {figures['load_average_after']}")
+    print(f"index: {figures['ingest']}; {len(chats)} conversations x {args.rounds} rounds")
     start = figures["mcp_stdio_startup_s"]
     print(f"paperchat mcp: initialize + tools/list p50 {start['p50']:.2f} s, max {start['max']:.2f} s "
           f"({start['runs']} fresh processes)")
-    print("| channel | turns | wall p50 / p95 ms | service p50 ms | overhead p50 / p95 / max ms |")
-    print("|---|---|---|---|---|")
-    for name, row in figures["channels"].items():
-        print(f"| {name} | {row['turns']} | {row['wall_p50_ms']:.1f} / {row['wall_p95_ms']:.1f} | "
-              f"{row['service_p50_ms']:.1f} | {row['overhead_p50_ms']:.2f} / {row['overhead_p95_ms']:.2f} / "
-              f"{row['overhead_max_ms']:.2f} |")
+    for part in ("end_to_end", "adapter_code"):
+        print(f"\n{part.replace('_', ' ')}:")
+        print("| channel | turns | wall p50 / p95 ms | service p50 ms | overhead p50 / p95 / max ms |")
+        print("|---|---|---|---|---|")
+        for name, row in figures[part].items():
+            print(f"| {name} | {row['turns']} | {row['wall_p50_ms']:.1f} / {row['wall_p95_ms']:.1f} | "
+                  f"{row['service_p50_ms']:.1f} | {row['overhead_p50_ms']:.2f} / {row['overhead_p95_ms']:.2f} / "
+                  f"{row['overhead_max_ms']:.2f} |")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 

@@ -55,7 +55,7 @@ MAX_BODY_BYTES = 4_000_000  # a long chat's history; the question itself is limi
 CHARS_PER_TOKEN = 4  # for the usage figures, which are estimates: paperchat does not tokenize
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 REBUILD_GENERATOR = "extractive"
-_END = object()
+_END = object()  # the producer thread is done
 
 
 class APIError(Exception):
@@ -310,20 +310,24 @@ class ChatAPI:
             return _GatedStream(self._events(turn), ticket)
         try:
             async with self.gate.turn():
-                answer = await anyio.to_thread.run_sync(self._answer, turn)
+                completion = await anyio.to_thread.run_sync(self.complete, turn)
         except Exception as exc:
             log.exception("answering over /v1 failed")
             return APIError(500, f"answering failed: {type(exc).__name__}", kind="server_error").response()
         finally:
             ticket.release()
+        return JSONResponse(completion)
+
+    def complete(self, turn: ChatTurn) -> dict[str, Any]:
+        """A non-streamed reply: the service's answer as a `chat.completion` object (in a worker thread)."""
+        answer = self._answer(turn)
         content = safe_markdown(answer.text).rstrip() + sources_block(answer)
-        completion = {
+        return {
             "id": _completion_id(), "object": "chat.completion", "created": int(time.time()), "model": turn.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "logprobs": None,
                          "finish_reason": "stop"}],
             "usage": usage(turn.prompt_chars, content), **answer_fields(answer),
         }
-        return JSONResponse(completion)
 
     # ---- answering (in a worker thread) ---------------------------------------------------------
     def _conversation(self, turn: ChatTurn) -> Conversation:
@@ -387,21 +391,24 @@ class ChatAPI:
             loop = asyncio.get_running_loop()
             arrived: asyncio.Queue[object] = asyncio.Queue()
             stop = threading.Event()
-            # One worker thread runs the whole service call and hands each piece over as it comes; a thread
-            # hop per piece cost a millisecond a turn.
+            # One worker thread runs the whole service call and hands each piece over as it comes, rather
+            # than a thread hop (and a wake-up of the loop) for every piece.
             producer = asyncio.ensure_future(anyio.to_thread.run_sync(self._produce, turn, loop, arrived, stop))
             try:
+                # Text that is already here goes out as one chunk (an extractive answer and its sources arrive
+                # all at once, and each chunk costs the client a parse); an LLM's tokens go out as they come.
+                ready = ""
                 while (item := await arrived.get()) is not _END:
                     if isinstance(item, BaseException):
                         raise item
                     if isinstance(item, Answer):
-                        tail = safe.flush()
+                        ready += safe.flush()
                         if "".join(streamed).strip() != item.text.strip():
                             # An LLM's verified text can differ from what streamed: send the checked version.
-                            tail += "\n\n---\n\nChecked answer:\n\n" + safe_markdown(item.text).rstrip()
-                        tail += sources_block(item)
-                        content.append(tail)
-                        yield chunk({"content": tail})
+                            ready += "\n\n---\n\nChecked answer:\n\n" + safe_markdown(item.text).rstrip()
+                        ready += sources_block(item)
+                        content.append(ready)
+                        yield chunk({"content": ready})
                         yield chunk({}, "stop", **answer_fields(item))
                         if turn.include_usage:
                             body = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
@@ -410,10 +417,11 @@ class ChatAPI:
                             yield f"data: {json.dumps(body)}\n\n"
                         break
                     streamed.append(str(item))
-                    text = safe.feed(str(item))
-                    if text:
-                        content.append(text)
-                        yield chunk({"content": text})
+                    ready += safe.feed(str(item))
+                    if ready and arrived.empty():
+                        content.append(ready)
+                        yield chunk({"content": ready})
+                        ready = ""
             except Exception as exc:
                 log.exception("answering over /v1 (streamed) failed")
                 error = {"message": f"answering failed: {type(exc).__name__}", "type": "server_error",
