@@ -56,6 +56,7 @@ CHARS_PER_TOKEN = 4  # for the usage figures, which are estimates: paperchat doe
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 REBUILD_GENERATOR = "extractive"
 _END = object()  # the producer thread is done
+DONE = "data: [DONE]\n\n"
 
 
 class APIError(Exception):
@@ -408,14 +409,15 @@ class ChatAPI:
                             ready += "\n\n---\n\nChecked answer:\n\n" + safe_markdown(item.text).rstrip()
                         ready += sources_block(item)
                         content.append(ready)
-                        yield chunk({"content": ready})
-                        yield chunk({}, "stop", **answer_fields(item))
+                        # The last text, the finish chunk with the data, usage and [DONE] in one write.
+                        ending = chunk({"content": ready}) + chunk({}, "stop", **answer_fields(item))
                         if turn.include_usage:
                             body = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
                                     "model": turn.model, "choices": [],
                                     "usage": usage(turn.prompt_chars, "".join(content))}
-                            yield f"data: {json.dumps(body)}\n\n"
-                        break
+                            ending += f"data: {json.dumps(body)}\n\n"
+                        yield ending + DONE
+                        return
                     streamed.append(str(item))
                     ready += safe.feed(str(item))
                     if ready and arrived.empty():
@@ -432,7 +434,7 @@ class ChatAPI:
                 # Even when the client left (we are cancelled): the slot is held until the service call ended.
                 with anyio.CancelScope(shield=True):
                     await producer
-        yield "data: [DONE]\n\n"
+        yield DONE  # after an error (the answer's own end returned above)
 
     def _model(self, name: str) -> dict[str, Any]:
         return {"id": name, "object": "model", "created": 0, "owned_by": "paperchat"}
