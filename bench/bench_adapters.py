@@ -11,8 +11,10 @@ run-to-run noise cancel out. Every turn goes through all channels one after the 
 turn, so a burst of load on a shared machine hits them alike.
 
 Two parts:
-- end to end: the real clients (`openai`, the MCP SDK's `Client`) against `paperchat ui` (/v1, /mcp)
-  and `paperchat mcp` running as subprocesses, as deployed; `direct` is `PaperChat.ask` here.
+- end to end: the real clients (`openai`, the MCP SDK's `Client`; and bare `httpx` for /v1, to show the
+  openai client's own share) against `paperchat ui` (/v1, /mcp) and `paperchat mcp` running as
+  subprocesses, as deployed.
+- `direct`: `PaperChat.ask` in this process.
 - adapter code only, in this process without a transport: `ChatAPI.complete` plus the JSON encoding
   of its reply, and the MCP server's `call_tool("ask")` (argument validation, the tool, result
   conversion) plus the JSON encoding of its result.
@@ -138,6 +140,24 @@ def openai_channel(url: str, stream: bool) -> Channel:
     return ask
 
 
+def httpx_channel(url: str) -> Channel:
+    """/v1 with a bare HTTP client: the openai client's own share of the end-to-end figure is the difference."""
+    import httpx
+
+    client = httpx.Client(timeout=120)
+
+    async def ask(messages: list[dict[str, str]] | None, question: str) -> tuple[float, float, Any]:
+        messages = [*(messages or []), {"role": "user", "content": question}]
+        started = time.perf_counter()
+        reply = json.loads(client.post(f"{url}/v1/chat/completions",
+                                       json={"model": "paperchat", "messages": messages}).content)
+        wall = (time.perf_counter() - started) * 1000
+        content = reply["choices"][0]["message"]["content"]
+        return wall, reply["paperchat"]["timings"]["total_ms"], [*messages, {"role": "assistant", "content": content}]
+
+    return ask
+
+
 def mcp_channel(client: Any) -> Channel:
     async def ask(conversation_id: str | None, question: str) -> tuple[float, float, Any]:
         arguments = {"question": question, **({"conversation_id": conversation_id} if conversation_id else {})}
@@ -225,7 +245,8 @@ async def end_to_end(url: str, data_dir: Path, config: Path, chats: list[list[st
         stdio = await stack.enter_async_context(Client(stdio_params(data_dir, config), read_timeout_seconds=300))
         http = await stack.enter_async_context(Client(f"{url}/mcp", read_timeout_seconds=300))
         channels = {"/v1": openai_channel(url, stream=False), "/v1 stream": openai_channel(url, stream=True),
-                    "mcp http": mcp_channel(http), "mcp stdio": mcp_channel(stdio)}
+                    "/v1 (httpx client)": httpx_channel(url), "mcp http": mcp_channel(http),
+                    "mcp stdio": mcp_channel(stdio)}
         return await interleaved(channels, chats, rounds)
 
 
