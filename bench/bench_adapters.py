@@ -11,8 +11,8 @@ run-to-run noise cancel out. Every turn goes through all channels one after the 
 turn, so a burst of load on a shared machine hits them alike.
 
 Two parts:
-- end to end: the real clients (`openai`, the MCP SDK's `Client`; and bare `httpx` for /v1, to show the
-  openai client's own share) against `paperchat ui` (/v1, /mcp) and `paperchat mcp` running as
+- end to end: the real clients (`openai`, the MCP SDK's `Client`; and bare `httpx` for /v1 and /mcp, to
+  show the clients' own share) against `paperchat ui` (/v1, /mcp) and `paperchat mcp` running as
   subprocesses, as deployed.
 - `direct`: `PaperChat.ask` in this process.
 - adapter code only, in this process without a transport: `ChatAPI.complete` plus the JSON encoding
@@ -158,6 +158,27 @@ def httpx_channel(url: str) -> Channel:
     return ask
 
 
+def mcp_httpx_channel(url: str) -> Channel:
+    """/mcp with a bare HTTP client posting JSON-RPC `tools/call` (stateless: no session to open), reading
+    the SSE reply: the MCP SDK client's own share of the end-to-end figure is the difference."""
+    import httpx
+
+    client = httpx.Client(timeout=120, headers={"accept": "application/json, text/event-stream",
+                                                "mcp-protocol-version": "2025-06-18"})
+
+    async def ask(conversation_id: str | None, question: str) -> tuple[float, float, Any]:
+        arguments = {"question": question, **({"conversation_id": conversation_id} if conversation_id else {})}
+        call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "ask", "arguments": arguments}}
+        started = time.perf_counter()
+        reply = client.post(f"{url}/mcp", json=call).text
+        data = json.loads(next(line[5:] for line in reply.splitlines() if line.startswith("data:")))
+        wall = (time.perf_counter() - started) * 1000
+        structured = data["result"]["structuredContent"]
+        return wall, structured["timings"]["total_ms"], structured["conversation_id"]
+
+    return ask
+
+
 def mcp_channel(client: Any) -> Channel:
     async def ask(conversation_id: str | None, question: str) -> tuple[float, float, Any]:
         arguments = {"question": question, **({"conversation_id": conversation_id} if conversation_id else {})}
@@ -246,7 +267,7 @@ async def end_to_end(url: str, data_dir: Path, config: Path, chats: list[list[st
         http = await stack.enter_async_context(Client(f"{url}/mcp", read_timeout_seconds=300))
         channels = {"/v1": openai_channel(url, stream=False), "/v1 stream": openai_channel(url, stream=True),
                     "/v1 (httpx client)": httpx_channel(url), "mcp http": mcp_channel(http),
-                    "mcp stdio": mcp_channel(stdio)}
+                    "mcp http (httpx client)": mcp_httpx_channel(url), "mcp stdio": mcp_channel(stdio)}
         return await interleaved(channels, chats, rounds)
 
 
