@@ -12,6 +12,7 @@ once, `api_queue` waiting, and beyond that the call fails at once with a "busy" 
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
@@ -206,7 +207,14 @@ def answer_text(answer: Answer, conversation_id: str) -> str:
 
 def build_server(tools: PaperChatTools, gate: ServiceGate) -> MCPServer:
     """An MCPServer whose four tools call `tools` in a worker thread, behind `gate`."""
+    root = logging.getLogger()
+    handlers_before = list(root.handlers)
     server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
+    # The SDK gives the root logger a handler (when it has none) with no level of its own, so a library
+    # whose logger is at DEBUG (bm25s) printed its debug lines on stderr and in the UI's console.
+    for handler in root.handlers:
+        if handler not in handlers_before:
+            handler.setLevel(logging.WARNING)
 
     async def call(ctx: Context | None, body: Callable[..., Any], *args: Any) -> Any:
         try:
