@@ -44,7 +44,9 @@ def _progress_bar() -> Any:
 
 
 def _print_json(answer: Answer) -> None:
-    print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    from assistant.safe_text import safe_answer
+
+    print(json.dumps(safe_answer(answer), ensure_ascii=False, indent=2))
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -76,30 +78,37 @@ def _ensure(service: PaperChat) -> None:
 
 
 def _stream_answer(service: PaperChat, question: str, conversation: Any, generator: str | None) -> Answer:
-    """Print the answer as it streams; if verification changed it, print the checked version."""
+    """Print the answer as it streams; if verification changed it, print the checked version.
+
+    Everything printed goes through assistant.safe_text, as on every other channel: a terminal's
+    output is often pasted into, or piped to, something that renders Markdown.
+    """
     from assistant.answer import Answer
+    from assistant.safe_text import SafeStream, safe_markdown
 
     streamed: list[str] = []
+    safe = SafeStream()
     final: Answer | None = None
     for piece in service.stream(question, conversation, generator=generator):
         if isinstance(piece, Answer):
             final = piece
         else:
             streamed.append(piece)
-            print(piece, end="", flush=True)
+            print(safe.feed(piece), end="", flush=True)
     assert final is not None
+    print(safe.flush(), end="")
     if "".join(streamed).strip() != final.text.strip():
-        print("\n\n--- checked answer ---\n" + final.text)
+        print("\n\n--- checked answer ---\n" + safe_markdown(final.text))
     else:
         print()
     final_sources = final.sources_markdown()
     if final_sources:
-        print("\nSources:\n" + final_sources)
+        print("\nSources:\n" + safe_markdown(final_sources))
     if final.status == "partial":
         lacking = f" (the sources do not report {', '.join(final.missing)})" if final.missing else ""
-        print(f"\nanswer: partial{lacking}")
+        print(safe_markdown(f"\nanswer: partial{lacking}"))
     for notice in final.notices:
-        print(f"\nnote: {notice}")
+        print(f"\nnote: {safe_markdown(notice)}")
     return final
 
 
@@ -166,16 +175,28 @@ def _export_chat(service: PaperChat, turns: list[tuple[str, Answer]], target: st
 
 def cmd_ui(args: argparse.Namespace) -> int:
     from assistant.settings import load_settings
-    from ui.bind import check_bind
+    from ui.bind import check_api_bind, check_bind
 
     overrides: dict[str, Any] = {"ui_host": args.host, "ui_port": args.port}
     settings = load_settings(args.config, data_dir=args.data_dir, chroma_host=args.chroma_host,
                              chroma_port=args.chroma_port, **overrides)
     check_bind(settings.ui_host, settings.ui_auth)  # refuse before loading anything
+    check_api_bind(settings.ui_host, settings.api_token)  # /v1 and /mcp: a token beyond loopback
     from assistant.service import PaperChat
     from ui.app import launch
 
     launch(PaperChat(settings))
+    return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """MCP over stdio: the service (model, Chroma) is built on the first tool call, not here."""
+    from assistant.mcp_server import run_stdio
+    from assistant.settings import load_settings
+
+    settings = load_settings(args.config, data_dir=args.data_dir, chroma_host=args.chroma_host,
+                             chroma_port=args.chroma_port)
+    run_stdio(settings, args.generator)
     return 0
 
 
@@ -237,10 +258,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", parents=[common], help="interactive chat with follow-up questions")
     p.set_defaults(func=cmd_chat)
 
-    p = sub.add_parser("ui", parents=[common], help="web UI (Gradio) on 127.0.0.1:7860")
-    p.add_argument("--host", help="address to bind (default 127.0.0.1; any other needs ui_auth 'user:password')")
+    p = sub.add_parser("ui", parents=[common], help="web UI (Gradio) on 127.0.0.1:7860, with /v1 and /mcp")
+    p.add_argument("--host", help="address to bind (default 127.0.0.1; any other needs ui_auth 'user:password' "
+                   "and api_token)")
     p.add_argument("--port", type=int, help="port (default 7860)")
     p.set_defaults(func=cmd_ui)
+
+    p = sub.add_parser("mcp", parents=[common],
+                       help="MCP server over stdio (for Claude Desktop, IDE agents): search_papers, ask, ...")
+    p.set_defaults(func=cmd_mcp)
 
     p = sub.add_parser("stats", parents=[common], help="what the index holds")
     p.add_argument("--json", action="store_true")

@@ -5,16 +5,15 @@ only format what the service already answered. Each answer numbers its own citat
 `[1]`; in the export the numbers are made conversation-wide (a paper keeps one number however
 often it is cited), so the reference list at the end serves every answer.
 
-Everything that comes from an abstract or from the user is HTML-escaped in the Markdown, so a
-`<script>` in an abstract is shown as text by any Markdown viewer, never run. Only http(s) URLs are
-written as links (BibTeX `url`, RIS `UR`, CSL-JSON `URL`): a `javascript:` or `file:` URL that came
-in with a record is left out. The three reference files ingest back (`paperchat ingest`) to the
-same papers.
+Everything that comes from an abstract or from the user goes through `assistant.safe_text` (the rule
+every channel shares), so a `<script>` in an abstract is shown as text by any Markdown viewer, never
+run, and a `[link](javascript:...)` stays text. Only http(s) URLs are written as links (BibTeX `url`,
+RIS `UR`, CSL-JSON `URL`): a `javascript:` or `file:` URL that came in with a record is left out. The
+three reference files ingest back (`paperchat ingest`) to the same papers.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import unicodedata
@@ -26,16 +25,11 @@ from typing import Any
 
 from assistant.answer import Answer
 from assistant.citations import CITATION
+from assistant.safe_text import safe_markdown
 
 ExportTurn = tuple[str, Answer]  # (question as asked, its answer)
 
 
-def escape_html(text: str) -> str:
-    """`&`, `<`, `>` as entities; backticks too, so no abstract text turns into a code span.
-
-    `](` is broken as well: `[click](javascript:...)` quoted from an abstract must stay text, not a link.
-    """
-    return html.escape(text, quote=False).replace("`", "&#96;").replace("](", "]\\(")
 
 
 @dataclass
@@ -102,14 +96,14 @@ def conversation_markdown(turns: Sequence[ExportTurn], catalog: Mapping[str, Any
     papers = cited_papers(turns, catalog)
     global_number = {paper.paper_id: n for n, paper in enumerate(papers, 1)}
     when = when or datetime.now(UTC)
-    out = [f"# {escape_html(title)}", "",
+    out = [f"# {safe_markdown(title)}", "",
            f"Exported {when.strftime('%Y-%m-%d %H:%M UTC')}: {len(turns)} question(s), "
            f"{len(papers)} cited paper(s). Every quoted sentence is from the cited paper's abstract.", ""]
     for index, (question, answer) in enumerate(turns, 1):
         numbers = {s.number: global_number[s.paper_id] for s in answer.sources}
-        out += [f"## {index}. {escape_html(_one_line(question)) or '(empty question)'}", ""]
-        out += [escape_html(renumber(answer.text, numbers)).rstrip(), ""]
-        out += [f"> Note: {escape_html(_one_line(notice))}" for notice in answer.notices]
+        out += [f"## {index}. {safe_markdown(_one_line(question)) or '(empty question)'}", ""]
+        out += [safe_markdown(renumber(answer.text, numbers)).rstrip(), ""]
+        out += [f"> Note: {safe_markdown(_one_line(notice))}" for notice in answer.notices]
         if answer.notices:
             out.append("")
     if papers:
@@ -121,16 +115,16 @@ def conversation_markdown(turns: Sequence[ExportTurn], catalog: Mapping[str, Any
 
 
 def _reference(paper: CitedPaper) -> str:
-    parts = [f"*{escape_html(_one_line(paper.title))}*"]
+    parts = [f"*{safe_markdown(_one_line(paper.title))}*"]
     if paper.authors:
-        parts.append(escape_html(", ".join(paper.authors)))
+        parts.append(safe_markdown(", ".join(paper.authors)))
     if paper.year:
         parts.append(str(paper.year))
     if paper.url:
-        parts.append(f"<{escape_html(paper.url)}>" if paper.url.startswith(("http://", "https://"))
-                     else escape_html(paper.url))
+        parts.append(f"<{safe_markdown(paper.url)}>" if paper.url.startswith(("http://", "https://"))
+                     else safe_markdown(paper.url))
     if paper.files:
-        parts.append("source: " + escape_html(", ".join(paper.files)))
+        parts.append("source: " + safe_markdown(", ".join(paper.files)))
     parts.append(f"BibTeX key `{paper.key}`")
     return ". ".join(parts)
 

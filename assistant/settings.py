@@ -130,12 +130,33 @@ class Settings(BaseSettings):
     ui_auth: SecretStr | None = Field(None, description="user:password; required to bind beyond 127.0.0.1")
     max_upload_bytes: int = Field(20_000_000, ge=1)
     ui_concurrency: int = Field(2, ge=1, le=64, description="requests the web UI answers at once; one per CPU "
-                                "core")
+                                "core. The API (/v1, /mcp) answers as many at once")
+
+    # The APIs `paperchat ui` also serves (/v1 OpenAI-compatible chat, /mcp) and `paperchat mcp`.
+    # SecretStr like ui_auth: compared in constant time, never printed.
+    api_token: SecretStr | None = Field(None, description="bearer token for /v1 and /mcp; required to bind "
+                                        "beyond 127.0.0.1, and checked on loopback too once set")
+    api_queue: int = Field(32, ge=0, le=1024, description="API requests that may wait for one of the "
+                           "ui_concurrency slots; one more gets HTTP 429")
+    conversations_max: int = Field(256, ge=1, description="conversations the APIs keep for follow-ups "
+                                   "(MCP conversation ids, /v1 chat histories); the least recently used goes first")
+    conversation_max_age_s: float = Field(3600.0, gt=0, description="an API conversation unused this long is "
+                                          "forgotten")
 
     # Limits on input.
     max_file_bytes: int = Field(50_000_000, ge=1)
     max_abstract_chars: int = Field(20_000, ge=100)
     max_question_chars: int = Field(2_000, ge=10)
+
+    @field_validator("api_token", mode="after")
+    @classmethod
+    def _usable_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message never includes the value: it is a secret even when malformed.
+        if value is not None:
+            token = value.get_secret_value()
+            if len(token) < 8 or any(ch.isspace() or not ch.isprintable() for ch in token):
+                raise ValueError("api_token must be at least 8 printable characters without spaces")
+        return value
 
     @field_validator("data_dir", "model_cache_dir", mode="after")
     @classmethod

@@ -6,7 +6,9 @@ Collection tab (counts, source files, search by title). Each browser session kee
 conversation in a gr.State; the service is shared, and at most settings.ui_concurrency calls into it
 run at once (PaperChat is safe to share between threads; bench/load_ui.py measures it).
 
-The chat is also the API endpoint `/ask` (see the README for a gradio_client example).
+The chat is also the API endpoint `/ask` (see the README for a gradio_client example); its answer dict goes
+through assistant.safe_text like every other channel. The same server also serves /v1 (OpenAI-compatible
+chat) and /mcp (ui/apis.py) over the same service.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ import gradio as gr
 from assistant.answer import Answer
 from assistant.chat import Conversation
 from assistant.export import export_conversation
+from assistant.safe_text import safe_answer
 from assistant.store import chroma_failure
-from ui import render
-from ui.bind import check_bind
+from ui import apis, render
+from ui.bind import check_api_bind, check_bind
 from ui.uploads import UPLOAD_SUFFIXES, store_uploads
 
 if TYPE_CHECKING:
@@ -204,7 +207,7 @@ class PaperChatUI:
             answer = Answer(question, text or "No answer was produced.", "error")
         session.turns.append((question, answer))
         pending["content"] = render.answer_message(answer.text, turn, answer.notices)
-        yield (answer.to_dict(), messages, render.sources_panel(answer, turn),
+        yield (safe_answer(answer), messages, render.sources_panel(answer, turn),
                render.status_line(answer, self.default_generator), "", session)
 
     def show_turn(self, session: ChatSession | None, event: gr.SelectData) -> tuple[str, str]:
@@ -335,8 +338,9 @@ def build_app(service: PaperChat) -> gr.Blocks:
 
 
 def launch(service: PaperChat, host: str | None = None, port: int | None = None, *, auth: str | None = None,
-           block: bool = True, quiet: bool = False) -> gr.Blocks:
-    """Serve the app on `host:port` (default settings.ui_host/ui_port, auth settings.ui_auth "user:password").
+           api_token: str | None = None, block: bool = True, quiet: bool = False) -> gr.Blocks:
+    """Serve the app on `host:port` (default settings.ui_host/ui_port, auth settings.ui_auth "user:password"),
+    with the OpenAI-compatible API under /v1 and MCP at /mcp (bearer token settings.api_token; see ui/apis.py).
 
     With block=False it returns once the server is up (call .close() on the result to stop it).
     """
@@ -344,6 +348,7 @@ def launch(service: PaperChat, host: str | None = None, port: int | None = None,
     host = host or settings.ui_host
     port = port or settings.ui_port
     credentials = check_bind(host, auth or settings.ui_auth)
+    token = check_api_bind(host, api_token or settings.api_token)
     # Gradio keeps its own copy of every upload (and export) in a cache before add_files copies it to
     # <data_dir>/uploads: keep that cache under the data dir too, not in a /tmp/gradio shared by all users.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(settings.data_dir).resolve() / "tmp" / "gradio"))
@@ -351,5 +356,6 @@ def launch(service: PaperChat, host: str | None = None, port: int | None = None,
     demo.launch(server_name=host, server_port=port, auth=credentials, prevent_thread_lock=not block, quiet=quiet,
                 share=False, inbrowser=False, show_error=False, max_file_size=settings.max_upload_bytes,
                 theme=theme(), css=CSS, head=HEAD, footer_links=["api"], run_history=False,
-                auth_message="paperchat: sign in with the ui_auth user and password")
+                auth_message="paperchat: sign in with the ui_auth user and password",
+                app_kwargs=apis.app_kwargs(service, host, token))
     return demo

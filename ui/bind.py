@@ -1,4 +1,4 @@
-"""Where the web UI may listen: loopback freely, any other address only behind a password.
+"""Where the web UI and its APIs may listen: loopback freely, any other address only behind a password and a token.
 
 Kept free of Gradio imports so `paperchat ui` refuses a bad binding before loading anything.
 """
@@ -38,3 +38,13 @@ def check_bind(host: str, auth: str | SecretStr | None) -> tuple[str, str] | Non
         raise SettingsError(f"refusing to serve the web UI on {host} without a password: set ui_auth to "
                             "'user:password' (PAPERCHAT_UI_AUTH or the config file), or bind 127.0.0.1")
     return credentials
+
+
+def check_api_bind(host: str, token: str | SecretStr | None) -> str | None:
+    """The bearer token /v1 and /mcp require, or None (loopback only); refuses a non-loopback host without one."""
+    if isinstance(token, SecretStr):  # settings.api_token: unwrapped only here, for the constant-time check
+        token = token.get_secret_value()
+    if not token and not is_loopback(host):
+        raise SettingsError(f"refusing to serve the API (/v1, /mcp) on {host} without a token: set api_token "
+                            "(PAPERCHAT_API_TOKEN or the config file), or bind 127.0.0.1")
+    return token or None

@@ -14,7 +14,7 @@ from typing import Any
 
 from assistant.answer import Answer, Source
 from assistant.citations import CITATION
-from assistant.export import escape_html
+from assistant.safe_text import safe_markdown
 
 KIND_LABELS = {
     "lookup": "lookup", "summary": "summary", "compare": "comparison", "list": "which papers",
@@ -39,14 +39,14 @@ def link_citations(escaped: str, turn: int) -> str:
 
 
 def user_message(question: str) -> str:
-    return escape_html(question)
+    return safe_markdown(question)
 
 
 def answer_message(text: str, turn: int, notices: Sequence[str] = ()) -> str:
     """The chat bubble: the answer's Markdown (tables render), escaped, with linked citations."""
-    body = link_citations(escape_html(text), turn).rstrip()
+    body = link_citations(safe_markdown(text), turn).rstrip()
     for notice in notices:
-        body += f"\n\n> **Note:** {escape_html(' '.join(notice.split()))}"
+        body += f"\n\n> **Note:** {safe_markdown(' '.join(notice.split()))}"
     return body
 
 
@@ -111,12 +111,12 @@ def generator_of(answer: Answer, default: str) -> str:
 
 def status_line(answer: Answer, default_generator: str) -> str:
     """Markdown under the chat: who answered, what kind of answer, how long it took, any notice."""
-    parts = [f"Answered by **{escape_html(generator_of(answer, default_generator))}**",
+    parts = [f"Answered by **{safe_markdown(generator_of(answer, default_generator))}**",
              KIND_LABELS.get(answer.kind, answer.kind)]
     status = getattr(answer, "status", "answered")
     if status == "partial":
         missing = ", ".join(getattr(answer, "missing", []))
-        parts.append(f"**partly answered**: the sources do not report {escape_html(missing)}" if missing
+        parts.append(f"**partly answered**: the sources do not report {safe_markdown(missing)}" if missing
                      else "**partly answered**")
     if answer.sources:
         parts.append(f"{len(answer.sources)} source(s)")
@@ -125,7 +125,7 @@ def status_line(answer: Answer, default_generator: str) -> str:
         parts.append(f"{total:.0f} ms")
     line = " · ".join(parts)
     for notice in answer.notices:
-        line += f"\n\n⚠️ {escape_html(' '.join(notice.split()))}"
+        line += f"\n\n⚠️ {safe_markdown(' '.join(notice.split()))}"
     return line
 
 
@@ -162,7 +162,7 @@ def ingest_report(summary: Any, titles: dict[str, str] | None = None, rejected: 
             f"{summary.total_papers} papers in the collection.")
         for label, ids in (("Added", summary.added), ("Updated", summary.updated)):
             for paper_id in ids[:50]:
-                lines.append(f"- {label}: {escape_html(titles.get(paper_id, paper_id))}")
+                lines.append(f"- {label}: {safe_markdown(titles.get(paper_id, paper_id))}")
             if len(ids) > 50:
                 lines.append(f"- … and {len(ids) - 50} more {label.lower()}")
         skipped = [str(problem) for problem in summary.skipped]
@@ -172,13 +172,13 @@ def ingest_report(summary: Any, titles: dict[str, str] | None = None, rejected: 
     for reason in [*rejected, *skipped]:
         if base and reason.startswith(base):
             reason = reason[len(base):].lstrip("/\\")
-        lines.append(f"- Skipped: {escape_html(reason)}")
+        lines.append(f"- Skipped: {safe_markdown(reason)}")
     return "\n".join(lines)
 
 
 def collection_summary(stats: dict[str, Any]) -> str:
     files = stats.get("source_files", [])
-    shown = ", ".join(escape_html(f) for f in files[:20])
+    shown = ", ".join(safe_markdown(f) for f in files[:20])
     more = f" and {len(files) - 20} more" if len(files) > 20 else ""
     return (f"**{stats.get('papers', 0)} papers** ({stats.get('chunks', 0)} chunks) from {len(files)} source "
             f"file(s): {shown or 'none'}{more}")
