@@ -31,7 +31,9 @@ PLANTED = {
                  "The cache layout <img src=x onerror=alert(1)> keeps accuracy within 1% on long documents. "
                  "Zephyr needs no retraining [click me](javascript:alert(1)) for long-document benchmarks."),
 }
-PLANTED_QUESTION = "How much do Zephyr caches shrink the key-value cache?"
+# Asked about what the planted sentences say, so the answer quotes them, markup and all.
+PLANTED_QUESTION = ("How much do Zephyr caches shrink the key-value cache, what accuracy does the cache layout keep "
+                    "on long documents, and does Zephyr need retraining?")
 
 
 def free_port() -> int:

@@ -45,6 +45,8 @@ FIGURE = re.compile(
     r"(?<![\w.-])\d+(?:[.,]\d+)*(?:\s*(?:%|\\%|x\b|×|times|fold|[kmbt]\b|[KMBT]\b))?(?![\w-])"
     r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred|"
     r"thousand|million|billion|twice|half|double|triple|orders? of magnitude)\b", re.I)
+SPEED_WORDS = frozenset({"faster", "fast", "speedup", "speed", "quicker", "acceler", "slower"})
+MULTIPLIER = re.compile(r"\d(?:\.\d+)?\s*(?:x\b|×|times\b|-fold)", re.I)
 GAIN_WORDS = frozenset({"gain", "improv", "boost", "increas", "better", "advantag"})
 SHARE_WORDS = frozenset({"fraction", "share", "percentag", "percent", "proport", "ratio", "portion"})
 
@@ -217,19 +219,21 @@ class TermDenseJudge:
 
     def _figure_for(self, quantity: set[str], paper: StoredPaper, idf: Idf) -> bool:
         """Does some sentence state a figure together with the measurement's words (a third of their weight)?"""
+        mass = sum(idf(stem) for stem in quantity)
         for sentence in paper.sentences:
-            figure = FIGURE.search(sentence)
-            if not figure:
+            if not FIGURE.search(sentence):
                 continue
-            # A share is written as a percentage ("what fraction of peak": "73% of the maximum"), and a
-            # gain as a result ("what gain over CoT": "outperforms CoT by 8%").
-            wanted = quantity - SHARE_WORDS if "%" in sentence else quantity
+            # A measure is held however the sentence writes it: a share as a percentage ("what fraction
+            # of peak": "73% of the maximum"), a gain as a result ("outperforms CoT by 8%"), a speed-up as
+            # a multiplier ("how much faster": "2times speedup").
+            stems = sentence_stems(sentence)
+            held = quantity & stems
+            if "%" in sentence:
+                held |= quantity & SHARE_WORDS
             if RESULT.search(sentence):
-                wanted = wanted - GAIN_WORDS
-            if not wanted:
-                return True
-            mass = sum(idf(stem) for stem in wanted)
-            held = wanted & sentence_stems(sentence)
+                held |= quantity & GAIN_WORDS
+            if SPEED_WORDS & stems or MULTIPLIER.search(sentence):
+                held |= quantity & SPEED_WORDS
             if sum(idf(stem) for stem in held) >= self.settings.figure_words_share * mass:
                 return True
         return False
