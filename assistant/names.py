@@ -234,14 +234,6 @@ class NameIndex:
         keys = {name_key(w) for w in WORD.findall(text)}
         return any(m.key in keys for m in self.mentions(question) if paper_id in m.paper_ids)
 
-    def covers(self, question: str, text: str) -> float:
-        """Share of the question's distinctive names that `text` contains (1.0 when it names none)."""
-        found = entities(question)
-        if not found:
-            return 1.0
-        folded = phrase_text(text)
-        return sum(bool(p.search(folded)) for _, p in found) / len(found)
-
     def mentions(self, question: str) -> list[NameMatch]:
         """Papers the question names, strongest sense first, in the order the names appear."""
         candidates = name_words(question) + [m.group(1) for m in CAPITALIZED_RUN.finditer(question)]

@@ -130,21 +130,10 @@ class TermDenseJudge:
             have = paper_stems(hit.paper)
             coverage = sum(idf(stem) for stem in wanted & have) / total if total else 0.0
             relevance = best + s.coverage_weight * coverage
-            evidence.append(Evidence(hit, relevance, similarity, coverage, self._facet_support(plan, have, idf),
-                                     [], [], hit.paper.id in plan.named, related,
+            evidence.append(Evidence(hit, relevance, similarity, coverage, [], [], hit.paper.id in plan.named, related,
                                      tuple(float(x) for x in chunk_sims)))
         evidence.sort(key=lambda e: -e.relevance)
         return evidence
-
-    def _facet_support(self, plan: Plan, have: frozenset[str], idf: Idf) -> list[float]:
-        support = []
-        for facet in plan.facets:
-            shares = []
-            for alternative in facet.alternatives:
-                mass = sum(idf(stem) for stem in alternative)
-                shares.append(sum(idf(stem) for stem in alternative & have) / mass if mass else 0.0)
-            support.append(max(shares, default=0.0))
-        return support
 
     def detail(self, plan: Plan, evidence: Evidence) -> Evidence:
         """Sentence-level support and what is missing, for a paper an answer may use (the rest skip it)."""
@@ -178,8 +167,7 @@ class TermDenseJudge:
             if plan.ask.number and numbered:
                 score += 0.25
             score += 0.25 * named_specifics
-            facets = frozenset(i for i, facet in enumerate(plan.facets) if facet.stems & stems)
-            out.append(SentenceEvidence(index, text, score, facets, numbered))
+            out.append(SentenceEvidence(index, text, score, numbered))
         return out
 
     def missing(self, plan: Plan, paper: StoredPaper, idf: Idf) -> list[str]:

@@ -1,14 +1,14 @@
-"""Plan: what kind of answer a question wants, and what it is about (its facets) and asks for.
+"""Plan: what kind of answer a question wants, what it is about, and what it asks for.
 
-Intent comes from the question's form and the papers it names, not from a list of phrasings:
-a request for several papers (a plural object, "any", "everything", "all", "how many") is a list;
-two or more named papers are a comparison unless the form asks for a list; a named paper with
-"summarize" is a summary; everything else is a one-paper lookup. The judge may still turn a
-lookup into a list when several papers satisfy an open question ("anything on X?").
+Intent comes from the form of the sentences that ask (not the context before them) and from the
+papers the question names: a request for several papers (a plural object, "any work on",
+"everything", "all", "how many papers") is a list; two or more named papers with a word that sets
+them side by side ("vs", "or", "differ", "both") are a comparison; "summarize" with a named paper
+is a summary; everything else is a one-paper lookup.
 
-Facets split the topic at the words that join its conditions ("X for Y", "X that Y", "X in Y"),
-so a list can keep only the papers that satisfy every condition. "X or Y" and "X / Y" inside one
-condition are alternative wordings of it.
+What it is about is its topic (the question without its request wording); what it asks for is an
+`Ask`: a number, the benchmarks, metrics and models it names, the measurement ("what top-1
+accuracy ..."), and phrases it quotes. The judge checks the latter literally against each abstract.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 
 from assistant.answering.retrieve import Candidates
-from assistant.answering.types import Ask, Facet, Intent, Plan, Resolved
+from assistant.answering.types import Ask, Intent, Plan, Resolved
 from assistant.names import NameIndex
 from assistant.store import StoredPaper
-from assistant.text import QUESTION_BOILERPLATE, content_stems, name_key
+from assistant.text import QUESTION_BOILERPLATE, name_key
 
 # Words that say how to ask (a request, its politeness, where to look), never what about.
 REQUEST_WORDS = QUESTION_BOILERPLATE | {
@@ -31,11 +31,6 @@ REQUEST_WORDS = QUESTION_BOILERPLATE | {
     "something", "thing", "me", "us", "put", "build", "builds", "things", "way", "ways", "idea", "ideas",
     "question", "questions",
 }
-# Where one condition of a topic ends and the next begins.
-CONNECTOR = re.compile(r"(?<![\w-])(?:for|in|on|with|using|via|from|into|whose|where|that|which|while|by|when|without|"
-                       r"before|after|inside|within|through|against|under|and)(?![\w-])|[;?!.]", re.I)
-# Wordings of one condition: "X or Y", "X / Y", "X, Y, or Z".
-ALTERNATIVE = re.compile(r"\s+or\s+|\s*/\s*|\s+and/or\s+|,\s*", re.I)
 # Illustrations, not conditions: parentheses, "e.g. ...", "i.e. ...", "such as ...".
 EXAMPLE_CLAUSE = re.compile(r"\([^)]*\)|\b(?:e\.g\.|i\.e\.|such as)[^.;:?]*", re.I)
 
@@ -93,34 +88,6 @@ MEASURE = re.compile(
     r"memory|flops|cost|time|compute|number|count|efficiency|precision|recall|top-?\d|times|bleu|rouge|auc)\b",
     re.I)
 QUOTED = re.compile(r"(?<!\w)['\"‘“]([^'\"’”]{3,60})['\"’”](?!\w)")
-
-
-def _facet(text: str) -> Facet | None:
-    alternatives = []
-    for part in ALTERNATIVE.split(text):
-        stems = frozenset(content_stems(part, REQUEST_WORDS))
-        if stems:
-            alternatives.append(stems)
-    if not alternatives:
-        return None
-    return Facet(text.strip(), tuple(alternatives))
-
-
-def facets_of(topic: str) -> list[Facet]:
-    """The conditions of a topic, in order; examples ("e.g. ...") are left out: they illustrate."""
-    text = EXAMPLE_CLAUSE.sub(" ", topic)
-    facets: list[Facet] = []
-    for clause in text.split(":"):
-        # What follows a colon enumerates the condition before it ("vehicles: perception, testing").
-        for position, piece in enumerate(CONNECTOR.split(clause)):
-            facet = _facet(piece)
-            if facet is None:
-                continue
-            if position == 0 and facets and clause is not text:
-                facets[-1] = Facet(facets[-1].text + ": " + facet.text, facets[-1].alternatives + facet.alternatives)
-            else:
-                facets.append(facet)
-    return facets
 
 
 def asked_for(question: str, drop_keys: set[str]) -> Ask:
@@ -189,7 +156,7 @@ def topic_of(question: str) -> str:
 
 def make_plan(resolved: Resolved, candidates: Candidates, names: NameIndex,
               papers: dict[str, StoredPaper]) -> Plan:
-    """The plan of one turn: its intent, the papers it names, its facets, what it asks for, its topic."""
+    """The plan of one turn: its intent, the papers it names, what it asks for, its topic."""
     question = resolved.question
     named = candidates.named
     intent, plural = intent_of(question, len(named), resolved)
@@ -199,7 +166,7 @@ def make_plan(resolved: Resolved, candidates: Candidates, names: NameIndex,
         own_keys |= names.own_names(pid)
         if pid in papers:
             own_keys.add(name_key(papers[pid].title.split(":", 1)[0]))
-    return Plan(resolved, intent, named, facets_of(question), asked_for(question, own_keys), plural,
+    return Plan(resolved, intent, named, asked_for(question, own_keys), plural,
                 names.unknown_names(question), compare_count(question, len(named)), topic_of(question))
 
 

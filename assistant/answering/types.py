@@ -17,22 +17,6 @@ Intent = Literal["lookup", "compare", "list", "summary", "topic_summary"]
 
 
 @dataclass(frozen=True)
-class Facet:
-    """One part of what a question is about ("video compression"), or of what it asks for.
-
-    `alternatives` are the ways the question words it ("neural fields / implicit neural
-    representations"): a paper that matches any one of them satisfies the facet.
-    """
-
-    text: str
-    alternatives: tuple[frozenset[str], ...]  # content stems of each alternative wording
-
-    @property
-    def stems(self) -> frozenset[str]:
-        return frozenset().union(*self.alternatives) if self.alternatives else frozenset()
-
-
-@dataclass(frozen=True)
 class Ask:
     """What the question wants back, beyond the paper it is about."""
 
@@ -57,12 +41,11 @@ class Resolved:
 
 @dataclass
 class Plan:
-    """What kind of answer the question wants, which papers it names, and its facets."""
+    """What kind of answer the question wants, which papers it names, what it is about and asks for."""
 
     resolved: Resolved
     intent: Intent
     named: list[str]  # paper ids the question names, in the order named
-    facets: list[Facet]  # what it is about (a list keeps papers that satisfy every one)
     ask: Ask
     plural: bool = False  # worded as a request for several papers ("any papers on", "everything about")
     unknown_names: list[str] = field(default_factory=list)  # specific names no paper mentions
@@ -79,7 +62,6 @@ class SentenceEvidence:
     index: int
     text: str
     score: float  # how well it answers the question (terms, meaning of its chunk, asked-for numbers)
-    facets: frozenset[int]  # facets whose terms it holds
     has_number: bool
 
 
@@ -91,7 +73,6 @@ class Evidence:
     relevance: float  # overall, comparable across the candidates of one question
     similarity: float  # whole-abstract dense similarity to the question
     coverage: float  # IDF-weighted share of the question's terms the paper holds
-    facet_support: list[float]  # per facet, 0..1
     sentences: list[SentenceEvidence]  # filled by the judge for the papers an answer uses
     missing: list[str]  # asked-for specifics the abstract never states (likewise)
     named: bool = False
@@ -108,9 +89,9 @@ class Evidence:
         """A paper with every sentence equally supported (abstract order): composing without a judge."""
         from assistant.text import has_number
 
-        sentences = [SentenceEvidence(i, text, 0.0, frozenset(), has_number(text))
+        sentences = [SentenceEvidence(i, text, 0.0, has_number(text))
                      for i, text in enumerate(paper.sentences)]
-        return cls(PaperHit(paper), 0.0, 0.0, 0.0, [], sentences, [], detailed=True)
+        return cls(PaperHit(paper), 0.0, 0.0, 0.0, sentences, [], detailed=True)
 
 
 @dataclass
