@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from apiserver import clean_env, free_port
 from conftest import CLI_TIMEOUT_S, jsonl, make_settings, paper_titled
 
 from assistant.settings import SettingsError, load_settings
@@ -38,17 +39,6 @@ REFUSAL = ("paperchat: error: refusing to serve the web UI on {host} without a p
            "'user:password' (PAPERCHAT_UI_AUTH or the config file), or bind 127.0.0.1")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERCHAT_") and k != "OPENAI_API_KEY"}
-    env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", GRADIO_ANALYTICS_ENABLED="False")
-    env.update(extra)
-    return env
 
 
 def paperchat(*args: object, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -5,33 +5,19 @@ and comparisons with the papers discussed before. Synthetic collection: tests/da
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
-from conftest import make_settings
+from answering_corpus import TITLES, indexed_service, short
 
 from assistant.answer import Answer
 from assistant.chat import Conversation
 from assistant.citations import verify
 from assistant.service import PaperChat
 
-CORPUS = Path(__file__).parent / "data" / "answering_papers.jsonl"
-PAPERS = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
-TITLES = {p["title"].split(":", 1)[0]: p["title"] for p in PAPERS}
-
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> PaperChat:
-    chat = PaperChat(make_settings(tmp_path_factory.mktemp("followups") / "data", [CORPUS]))
-    summary = chat.ingest()
-    assert not summary.skipped, summary.lines()
-    assert len(summary.added) == len(PAPERS)
-    return chat
+    return indexed_service(tmp_path_factory, "followups")
 
-
-def short(title: str) -> str:
-    return title.split(":", 1)[0]
 
 
 def names(service: PaperChat, ids: list[str]) -> list[str]:

@@ -8,11 +8,8 @@ papers must also be named, found and listed correctly.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
-from conftest import make_settings
+from answering_corpus import indexed_service
 
 from assistant.answer import Answer
 from assistant.answering.plan import asking_part, intent_of
@@ -20,8 +17,6 @@ from assistant.answering.types import Resolved
 from assistant.citations import verify
 from assistant.service import PaperChat
 
-CORPUS = Path(__file__).parent / "data" / "answering_papers.jsonl"
-PAPERS = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
 SPEECH = {"EchoASR", "StreamCTC", "NoiseGuard"}
 PRUNED_DETECTORS = {"PruneDet", "SparseNeck", "DistillPrune"}
 
@@ -34,11 +29,7 @@ LONG_CONTEXT = (
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> PaperChat:
-    chat = PaperChat(make_settings(tmp_path_factory.mktemp("intent") / "data", [CORPUS]))
-    summary = chat.ingest()
-    assert not summary.skipped, summary.lines()
-    assert len(summary.added) == len(PAPERS)
-    return chat
+    return indexed_service(tmp_path_factory, "intent")
 
 
 def cited(answer: Answer) -> list[str]:

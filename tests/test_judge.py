@@ -10,11 +10,8 @@ index: embedded Chroma and the packaged MiniLM encoder, built once for this modu
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
-from conftest import make_settings
+from answering_corpus import TITLES, indexed_service, short
 
 from assistant.answer import Answer
 from assistant.answering import condense
@@ -25,10 +22,6 @@ from assistant.chat import Conversation
 from assistant.citations import CITATION, verify
 from assistant.service import PaperChat
 
-CORPUS = Path(__file__).parent / "data" / "answering_papers.jsonl"
-PAPERS = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
-TITLES = {p["title"].split(":", 1)[0]: p["title"] for p in PAPERS}  # short name -> full title
-
 PRUNED_DETECTORS = {"PruneDet", "SparseNeck", "DistillPrune"}  # pruning AND object detection
 PRUNED_CLASSIFIERS = {"GradPrune", "Kestrel", "Osprey"}  # pruning, no detection
 PLAIN_DETECTORS = {"CenterPoint Sampling", "QueryDETR", "NightDrive"}  # detection, no pruning
@@ -37,15 +30,8 @@ SPEECH = {"EchoASR", "StreamCTC", "NoiseGuard"}
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> PaperChat:
-    chat = PaperChat(make_settings(tmp_path_factory.mktemp("judge") / "data", [CORPUS]))
-    summary = chat.ingest()
-    assert not summary.skipped, summary.lines()
-    assert len(summary.added) == len(PAPERS)
-    return chat
+    return indexed_service(tmp_path_factory, "judge")
 
-
-def short(title: str) -> str:
-    return title.split(":", 1)[0]
 
 
 def cited(answer: Answer) -> list[str]:

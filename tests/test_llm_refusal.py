@@ -14,19 +14,15 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
-from conftest import make_settings
+from answering_corpus import TITLES, indexed_service
 
 from assistant.answer import Answer
 from assistant.citations import CITATION, check_generated, verify
 from assistant.service import PaperChat
 from assistant.store import StoredPaper
 
-CORPUS = Path(__file__).parent / "data" / "answering_papers.jsonl"
-PAPERS = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
-TITLES = {p["title"].split(":", 1)[0]: p["title"] for p in PAPERS}
 SOURCE_TITLE = re.compile(r'<source id="(\d+)">\s*Title: ([^\n]*)')
 NAMED_QUESTION = "What CIFAR-10 accuracy does Kestrel reach?"
 UNNAMED_QUESTION = "Which method learns a different pruning threshold for every layer of the network?"
@@ -101,10 +97,7 @@ def fake_model() -> Iterator[tuple[FakeModel, str]]:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory, fake_model: tuple[FakeModel, str]) -> PaperChat:
-    chat = PaperChat(make_settings(tmp_path_factory.mktemp("llm-refusal") / "data", [CORPUS]))
-    summary = chat.ingest()
-    assert not summary.skipped, summary.lines()
-    assert len(summary.added) == len(PAPERS)
+    chat = indexed_service(tmp_path_factory, "llm-refusal")
     chat.settings.openai_base_url = fake_model[1]
     chat.settings.llm_timeout_s = 10.0
     chat.settings.llm_max_retries = 0
