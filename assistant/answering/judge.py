@@ -124,13 +124,12 @@ class TermDenseJudge:
             matrix = vectors.get(hit.paper.id)
             chunk_sims = matrix @ question_vector if matrix is not None else np.zeros(1, dtype=np.float32)
             centroid = centroids.get(hit.paper.id)
-            similarity = float(centroid @ question_vector) if centroid is not None else 0.0
             related = float(centroid @ earlier) if centroid is not None and earlier is not None else 0.0
             best = float(chunk_sims.max())
             have = paper_stems(hit.paper)
             coverage = sum(idf(stem) for stem in wanted & have) / total if total else 0.0
             relevance = best + s.coverage_weight * coverage
-            evidence.append(Evidence(hit, relevance, similarity, coverage, [], [], hit.paper.id in plan.named, related,
+            evidence.append(Evidence(hit, relevance, coverage, [], [], hit.paper.id in plan.named, related,
                                      tuple(float(x) for x in chunk_sims)))
         evidence.sort(key=lambda e: -e.relevance)
         return evidence

@@ -159,14 +159,14 @@ def make_plan(resolved: Resolved, candidates: Candidates, names: NameIndex,
     """The plan of one turn: its intent, the papers it names, what it asks for, its topic."""
     question = resolved.question
     named = candidates.named
-    intent, plural = intent_of(question, len(named), resolved)
+    intent, _ = intent_of(question, len(named), resolved)
     # Naming a paper is not asking for it: its own names are not specifics the answer must state.
-    own_keys = {match.key for match in names.mentions(question)}
+    own_keys = set(candidates.name_keys)
     for pid in [*named, *resolved.referenced]:
         own_keys |= names.own_names(pid)
         if pid in papers:
             own_keys.add(name_key(papers[pid].title.split(":", 1)[0]))
-    return Plan(resolved, intent, named, asked_for(question, own_keys), plural,
+    return Plan(resolved, intent, named, asked_for(question, own_keys),
                 names.unknown_names(question), compare_count(question, len(named)), topic_of(question))
 
 

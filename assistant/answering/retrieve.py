@@ -2,7 +2,8 @@
 
 Hybrid retrieval (dense + BM25, rank-fused) finds the candidates; the papers the question names
 are put first. The judge then needs more than ranks: each candidate's chunk vectors (to measure
-whole-abstract and per-chunk similarity) and the question's own vector, both computed once here.
+per-chunk similarity, and whole-abstract similarity between papers) and the question's own
+vector, both computed once here. The names the question uses are found once here too.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.answering.types import Resolved
-from assistant.names import NameIndex
+from assistant.names import NameIndex, NameMatch
 from assistant.retrieval import HybridRetriever, Mode, PaperHit
 from assistant.store import PaperStore, chunk_id
 
@@ -23,6 +24,7 @@ class Candidates:
     query: str
     hits: list[PaperHit]  # best first; named papers at the front
     named: list[str] = field(default_factory=list)  # ids the question names, in order
+    name_keys: list[str] = field(default_factory=list)  # the names it uses, found once for every stage
 
 
 class CandidateRetriever:
@@ -35,24 +37,26 @@ class CandidateRetriever:
 
     def retrieve(self, query: str, question: str, mode: Mode = "hybrid", top_k: int | None = None) -> Candidates:
         hits = self.retriever.retrieve(query, top_k or self.pool, mode)
-        named = self.named_ids(question, hits) if mode == "hybrid" else []
-        return Candidates(query, self.retriever.promote(hits, named), named)
+        mentions = self.names().mentions(question)
+        named = self.named_ids(mentions, hits) if mode == "hybrid" else []
+        return Candidates(query, self.retriever.promote(hits, named), named, [m.key for m in mentions])
 
     def for_turn(self, resolved: Resolved, mode: Mode = "hybrid") -> Candidates:
         """The candidates for one turn: by its stand-alone query; for "another paper that ...", also by
         the turn's own words, since the new paper need not share the earlier papers' titles' words."""
         candidates = self.retrieve(resolved.query, resolved.question, mode)
         if resolved.wants_other_paper:
-            known = {h.paper.id for h in candidates.hits}
-            own = self.retrieve(resolved.question, resolved.question, mode)
-            candidates.hits += [h for h in own.hits if h.paper.id not in known]
+            known = {h.paper.id for h in candidates.hits}  # named papers are already there, promoted
+            own = self.retriever.retrieve(resolved.question, self.pool, mode)
+            candidates.hits += [h for h in own if h.paper.id not in known]
         return candidates
 
-    def named_ids(self, question: str, hits: list[PaperHit]) -> list[str]:
+    @staticmethod
+    def named_ids(mentions: list[NameMatch], hits: list[PaperHit]) -> list[str]:
         """Papers the question names; an ambiguous name goes to the best-retrieved of its owners."""
         rank = {h.paper.id: i for i, h in enumerate(hits)}
         chosen: list[str] = []
-        for match in self.names().mentions(question):
+        for match in mentions:
             owners = sorted(match.paper_ids, key=lambda pid: rank.get(pid, len(rank)))
             if owners[0] not in chosen:
                 chosen.append(owners[0])

@@ -47,7 +47,6 @@ class Plan:
     intent: Intent
     named: list[str]  # paper ids the question names, in the order named
     ask: Ask
-    plural: bool = False  # worded as a request for several papers ("any papers on", "everything about")
     unknown_names: list[str] = field(default_factory=list)  # specific names no paper mentions
     count: int = 2  # papers a comparison wants
     topic: str = ""  # the question without its request wording ("I'm writing a related-work section on ...")
@@ -71,7 +70,6 @@ class Evidence:
 
     hit: PaperHit
     relevance: float  # overall, comparable across the candidates of one question
-    similarity: float  # whole-abstract dense similarity to the question
     coverage: float  # IDF-weighted share of the question's terms the paper holds
     sentences: list[SentenceEvidence]  # filled by the judge for the papers an answer uses
     missing: list[str]  # asked-for specifics the abstract never states (likewise)
@@ -91,7 +89,7 @@ class Evidence:
 
         sentences = [SentenceEvidence(i, text, 0.0, has_number(text))
                      for i, text in enumerate(paper.sentences)]
-        return cls(PaperHit(paper), 0.0, 0.0, 0.0, sentences, [], detailed=True)
+        return cls(PaperHit(paper), 0.0, 0.0, sentences, [], detailed=True)
 
 
 @dataclass
