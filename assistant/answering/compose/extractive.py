@@ -69,10 +69,12 @@ def answer_sentences(evidence: Evidence, question_stems: set[str], limit: int, b
         method = next((s for s in order if names_method(s) and fits(s)), None)
         if method is not None:
             chosen.append(method)
+    def gives_figure(sentence: SentenceEvidence) -> bool:
+        # Any figure when the question asks for one ("how much faster?"), else the headline result.
+        return sentence.has_number and (wants_figure or "result" in roles_of(sentence.index, sentence.text))
+
     if not any(s.has_number for s in chosen):
-        # The headline result: asked for ("how much faster?"), or what a reader of the answer needs next.
-        figure = next((s for s in order if s.has_number and "result" in roles_of(s.index, s.text) and fits(s)),
-                      None) if not wants_figure else next((s for s in order if s.has_number and fits(s)), None)
+        figure = next((s for s in order if gives_figure(s) and fits(s)), None)
         if figure is not None:
             chosen.append(figure)
     covered = question_stems & set().union(*(sentence_stems(s.text) for s in chosen))
