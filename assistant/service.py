@@ -173,7 +173,7 @@ class PaperChat:
                 if s.llm_judge else None
 
         return AnsweringPipeline(Stages(retriever, judge, llm_judge, composer, writer, lambda: self.names,
-                                        self.store.catalog.papers))
+                                        self.store.catalog.papers, s.papers_top_k))
 
     def generators(self) -> list[str]:
         """The generator names a caller may pick (settings.generator is the default)."""

@@ -15,6 +15,7 @@ from answering_corpus import TITLES, indexed_service, short
 
 from assistant.answer import Answer
 from assistant.answering import condense
+from assistant.answering.pipeline import ranked
 from assistant.answering.plan import make_plan
 from assistant.answering.retrieve import Candidates
 from assistant.answering.types import Plan
@@ -178,6 +179,23 @@ def test_list_decision_of_the_judge_itself(service: PaperChat) -> None:
     judgement = judge.decide(plan, judge.weigh(plan, candidates))
     assert judgement.status == "answered"
     assert {short(e.paper.title) for e in judgement.chosen} == PRUNED_DETECTORS
+
+
+def test_an_answer_reports_the_chosen_papers_first_and_top_k_retrieved_in_all(service: PaperChat) -> None:
+    # The judge weighs the whole candidate pool (all 14 papers here), but an Answer, which every channel
+    # sends on, reports papers_top_k of them: the chosen first, then the retrieval ranking.
+    top_k = service.settings.papers_top_k
+    assert top_k < len(TITLES) <= service.settings.candidate_pool
+    answer = service.ask("Which papers prune object detectors?")
+    ids = [r.paper_id for r in answer.retrieved]
+    assert len(ids) == top_k == len(set(ids))
+    assert set(ids[: len(answer.focus)]) == set(answer.focus) == {paper_id(service, n) for n in PRUNED_DETECTORS}
+    candidates = plan_and_candidates(service, "Which papers prune object detectors?")[1]
+    rest = [h.paper.id for h in candidates.hits if h.paper.id not in answer.focus]
+    assert ids[len(answer.focus):] == rest[: top_k - len(answer.focus)]
+    # A list longer than top_k still reports every paper it chose.
+    chosen = service.pipeline.stages.judge.weigh(*plan_and_candidates(service, "pruning"))[:5]
+    assert [r.paper_id for r in ranked(candidates.hits, chosen, 2)] == [e.paper.id for e in chosen]
 
 
 # ---- a lookup chooses the paper that answers, not the first retrieved ------------------------------

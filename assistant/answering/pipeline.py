@@ -35,6 +35,9 @@ class Stages:
     writer: LLMWriter
     names: Callable[[], NameIndex]
     papers: Callable[[], dict[str, StoredPaper]]
+    # How many retrieved papers an Answer reports (settings.papers_top_k): the judge weighs a larger
+    # candidate pool, but every channel sends `retrieved` on, and the pool would be most of the payload.
+    reported: int
 
 
 class AnsweringPipeline:
@@ -72,22 +75,24 @@ class AnsweringPipeline:
             raise AssertionError("extractive answer failed citation verification: " + "; ".join(check.problems))
         return self._answer(plan, candidates, judgement, text, timings, book)
 
-    @staticmethod
-    def _answer(plan: Plan, candidates: Candidates, judgement: Judgement, text: str, timings: dict[str, float],
-                book: CitationBook) -> Answer:
+    def _answer(self, plan: Plan, candidates: Candidates, judgement: Judgement, text: str,
+                timings: dict[str, float], book: CitationBook) -> Answer:
         focus = [e.paper.id for e in judgement.chosen] if judgement.status != "refused" else []
         kind = "refusal" if judgement.status == "refused" else plan.intent
         if kind == "compare" and len(focus) < 2:
             kind = "lookup"
-        return Answer(plan.question, text, kind, book.sources, ranked(candidates.hits, judgement.chosen),
+        return Answer(plan.question, text, kind, book.sources,
+                      ranked(candidates.hits, judgement.chosen, self.stages.reported),
                       judgement.status != "answered", plan.resolved.query, focus, list(judgement.notices), timings,
                       status=judgement.status, missing=list(judgement.missing))
 
 
-def ranked(hits: list[PaperHit], chosen: list[Evidence]) -> list[RetrievedPaper]:
-    """The papers the answer is about first, then the rest of the retrieval ranking."""
+def ranked(hits: list[PaperHit], chosen: list[Evidence], top_k: int) -> list[RetrievedPaper]:
+    """The papers the answer is about first, then the rest of the retrieval ranking, `top_k` in all
+    (or every chosen paper, when a list holds more)."""
     first = [e.hit for e in chosen]
     ids = {h.paper.id for h in first}
-    return [RetrievedPaper(h.paper.id, h.paper.title, round(h.score, 5)) for h in first + [h for h in hits
-                                                                                         if h.paper.id not in ids]]
+    rest = [h for h in hits if h.paper.id not in ids]
+    return [RetrievedPaper(h.paper.id, h.paper.title, round(h.score, 5))
+            for h in (first + rest)[: max(top_k, len(first))]]
 
