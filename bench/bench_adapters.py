@@ -160,7 +160,7 @@ def httpx_channel(url: str) -> Channel:
 
 def mcp_httpx_channel(url: str) -> Channel:
     """/mcp with a bare HTTP client posting JSON-RPC `tools/call` (stateless: no session to open), reading
-    the SSE reply: the MCP SDK client's own share of the end-to-end figure is the difference."""
+    the reply (JSON, or an SSE event): the MCP SDK client's own share of the end-to-end figure is the difference."""
     import httpx
 
     client = httpx.Client(timeout=120, headers={"accept": "application/json, text/event-stream",
@@ -170,8 +170,11 @@ def mcp_httpx_channel(url: str) -> Channel:
         arguments = {"question": question, **({"conversation_id": conversation_id} if conversation_id else {})}
         call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "ask", "arguments": arguments}}
         started = time.perf_counter()
-        reply = client.post(f"{url}/mcp", json=call).text
-        data = json.loads(next(line[5:] for line in reply.splitlines() if line.startswith("data:")))
+        reply = client.post(f"{url}/mcp", json=call)
+        if reply.headers["content-type"].startswith("application/json"):  # /mcp answers in JSON mode
+            data = reply.json()
+        else:
+            data = json.loads(next(line[5:] for line in reply.text.splitlines() if line.startswith("data:")))
         wall = (time.perf_counter() - started) * 1000
         structured = data["result"]["structuredContent"]
         return wall, structured["timings"]["total_ms"], structured["conversation_id"]

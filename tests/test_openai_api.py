@@ -202,6 +202,19 @@ def test_without_a_token_only_loopback_names_are_answered(api: Served) -> None:
                      timeout=30).status_code == 200
 
 
+def test_the_apis_are_served_in_front_of_gradio_and_give_pages_no_cors_grant(api: Served) -> None:
+    # /v1 and /mcp bypass Gradio's middleware (ui/apis.py APIFirst): a page on a localhost origin, which
+    # Gradio's CORS rule lets read the UI's own routes, gets no such grant from the APIs.
+    origin = {"origin": "http://localhost:3000"}
+    page = httpx.get(f"{api.url}/config", headers=origin, timeout=30)
+    assert page.status_code == 200 and page.headers.get("access-control-allow-origin") == origin["origin"]
+    for response in (httpx.get(f"{api.v1}/models", headers=origin, timeout=30),
+                     httpx.options(f"{api.v1}/chat/completions", timeout=30,
+                                   headers={**origin, "access-control-request-method": "POST"})):
+        assert "access-control-allow-origin" not in response.headers
+    assert httpx.get(f"{api.v1}/models", headers=origin, timeout=30).json()["data"][0]["id"] == "paperchat"
+
+
 # ---- the token -------------------------------------------------------------------------------------
 
 def test_token_is_required_when_set(api: Served) -> None:
