@@ -71,9 +71,11 @@ class Settings(BaseSettings):
         "extractive", description="extractive (no LLM), openai (any OpenAI-compatible endpoint), local (llama.cpp)")
     lookup_sentences: int = Field(4, ge=1, description="most sentences quoted for a one-paper answer: the one "
                                   "that answers first, then only those that add to it")
-    lookup_words: int = Field(100, ge=10, description="word budget of those sentences (the title line comes on "
-                              "top); 4 and 100 kept lookups under 90 words on dev.jsonl and dev2.jsonl")
+    lookup_words: int = Field(90, ge=10, description="word budget of those sentences (the title line comes on "
+                              "top); 4 and 90 kept lookups under 90 words on dev.jsonl and dev2.jsonl")
     compare_sentences: int = Field(3, ge=1, description="sentences per paper in a comparison, besides its table")
+    compare_share: float = Field(1.0, gt=0, description="a comparison's most words, as a share of the compared "
+                                 "abstracts' words together: it should never be longer than what it compares")
     list_sentences: int = Field(2, ge=1, description="sentences per paper in a list")
     list_max_papers: int = Field(12, ge=1, description="most papers a 'which papers' answer lists")
     candidate_pool: int = Field(40, ge=1, description="papers retrieved before the judge weighs them")

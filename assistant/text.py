@@ -79,3 +79,17 @@ def name_key(text: str) -> str:
 
 def has_number(text: str) -> bool:
     return bool(NUMBER.search(text))
+
+
+# A figure: a number standing on its own or with a unit ("83.5%", "1.71x", "12 hours", "300M"), or a
+# spelled-out count ("eighteen models", "fifteen times"); digits inside names ("ResNet-50",
+# "NAS-Bench-201", "GPT-4V") are not figures. "one" is left out: "one of the" counts nothing.
+FIGURE = re.compile(
+    r"(?<![\w.-])\d+(?:[.,]\d+)*(?:\s*(?:%|\\%|x\b|×|times|fold|[kmbt]\b|[KMBT]\b))?(?![\w-])"
+    r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)teen|"
+    r"(?:twen|thir|for|fif|six|seven|eigh|nine)ty|hundreds?|thousands?|millions?|billions?|trillions?|dozens?|"
+    r"twice|half|double|triple|orders? of magnitude)\b", re.I)
+
+
+def has_figure(text: str) -> bool:
+    return bool(FIGURE.search(text))

@@ -36,15 +36,9 @@ from assistant.keyword import KeywordIndex
 from assistant.names import NameIndex, phrase_text
 from assistant.settings import Settings
 from assistant.store import StoredPaper
-from assistant.text import INSTRUCTION_LIKE, content_stems, has_number, name_key, sentence_stems
+from assistant.text import FIGURE, INSTRUCTION_LIKE, content_stems, has_figure, name_key, sentence_stems
 from ingest.chunking import chunk_sentences
 
-# A figure: a number standing on its own or with a unit ("83.5%", "1.71x", "12 hours", "300M"), or a
-# spelled-out count ("fifteen times"); digits inside names ("ResNet-50", "NAS-Bench-201") are not figures.
-FIGURE = re.compile(
-    r"(?<![\w.-])\d+(?:[.,]\d+)*(?:\s*(?:%|\\%|x\b|×|times|fold|[kmbt]\b|[KMBT]\b))?(?![\w-])"
-    r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|hundred|"
-    r"thousand|million|billion|twice|half|double|triple|orders? of magnitude)\b", re.I)
 SPEED_WORDS = frozenset({"faster", "fast", "speedup", "speed", "quicker", "acceler", "slower"})
 MULTIPLIER = re.compile(r"\d(?:\.\d+)?\s*(?:x\b|×|times\b|-fold)", re.I)
 GAIN_WORDS = frozenset({"gain", "improv", "boost", "increas", "better", "advantag"})
@@ -159,7 +153,7 @@ class TermDenseJudge:
                 continue  # text addressed to a model, planted in an abstract: data, never quoted as a claim
             stems = sentence_stems(text)
             terms = sum(idf(stem) for stem in wanted & stems) / total
-            numbered = has_number(text)
+            numbered = has_figure(text)
             folded = f" {phrase_text(text)} "
             named_specifics = sum(f" {term} " in folded for term in specific if term)
             score = terms + 0.5 * float(chunk_sims[chunk_of.get(index, 0)])

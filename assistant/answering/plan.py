@@ -19,7 +19,7 @@ from assistant.answering.retrieve import Candidates
 from assistant.answering.types import Ask, Intent, Plan, Resolved
 from assistant.names import NameIndex
 from assistant.store import StoredPaper
-from assistant.text import QUESTION_BOILERPLATE, name_key
+from assistant.text import QUESTION_BOILERPLATE, content_stems, name_key
 
 # Words that say how to ask (a request, its politeness, where to look), never what about.
 REQUEST_WORDS = QUESTION_BOILERPLATE | {
@@ -109,7 +109,27 @@ def asked_for(question: str, drop_keys: set[str]) -> Ask:
         phrase = ""  # "what functional form did ...": asks what, not how much
     quoted = tuple(m.group(1).strip() for m in QUOTED.finditer(question))
     return Ask(number=bool(ASKS_NUMBER.search(question)) or bool(phrase), specific=tuple(dict.fromkeys(specific)),
-               quantity=phrase.strip(), quoted=quoted)
+               quantity=phrase.strip(), quoted=quoted, parts=parts_of(question))
+
+
+# Where one asked thing ends and the next begins: a question mark or semicolon, or a comma or "and"
+# before a new question word ("how few params ..., and how fast does it run ...?").
+PART_BREAK = re.compile(r"[?;]+\s*|(?:,\s*(?:and\s+)?|\s+and\s+)(?=(?:how|what|which|who|where|when|why|whether|"
+                        r"does|do|did|is|are|was|were|can|could)\b)", re.I)
+
+
+# A part that asks starts with a question word or a request; "When the base model is replaced, how
+# ..." and "For adapting a classifier ..., is there ..." open with context, which is not asked.
+ASKS = re.compile(r"^(?:how|what|what's|which|who|whose|where|why|whether|does|do|did|is|are|was|were|can|could|"
+                  r"should|would|will|has|have|list|show|give|name|find|tell|summari[sz]e|compare|describe)\b", re.I)
+
+
+def parts_of(question: str) -> tuple[str, ...]:
+    """The things the question asks, in order: its asking sentences split at question marks and at
+    coordinated question words. Context clauses, and parts with no content word of their own
+    ("why?"), are dropped."""
+    parts = (part.strip(" ,.") for part in PART_BREAK.split(asking_part(question)))
+    return tuple(part for part in parts if ASKS.match(part) and content_stems(part, REQUEST_WORDS))
 
 
 IMPERATIVE = re.compile(r"^\s*(?:please\s+)?(?:list|show|give|name|find|tell|summari[sz]e|compare|describe)\b", re.I)

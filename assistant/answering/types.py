@@ -24,6 +24,9 @@ class Ask:
     specific: tuple[str, ...] = ()  # benchmarks, metrics, models it names ("ImageNet", "mIoU"): must be literal
     quantity: str = ""  # the measurement asked for ("top-1 accuracy", "word error rate", "times faster")
     quoted: tuple[str, ...] = ()  # phrases the question puts in quotes: asked about literally
+    # The question's parts, one per thing it asks ("how few params ...", "how fast does it run ..."):
+    # an answer gives each part its own best sentence rather than one sentence for the whole.
+    parts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -61,7 +64,7 @@ class SentenceEvidence:
     index: int
     text: str
     score: float  # how well it answers the question (terms, meaning of its chunk, asked-for numbers)
-    has_number: bool
+    has_figure: bool  # states a figure (text.FIGURE), not just a digit inside a name
 
 
 @dataclass
@@ -85,9 +88,9 @@ class Evidence:
     @classmethod
     def unjudged(cls, paper: StoredPaper) -> Evidence:
         """A paper with every sentence equally supported (abstract order): composing without a judge."""
-        from assistant.text import has_number
+        from assistant.text import has_figure
 
-        sentences = [SentenceEvidence(i, text, 0.0, has_number(text))
+        sentences = [SentenceEvidence(i, text, 0.0, has_figure(text))
                      for i, text in enumerate(paper.sentences)]
         return cls(PaperHit(paper), 0.0, 0.0, sentences, [], detailed=True)
 
