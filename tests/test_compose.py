@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.answering.compose.extractive import ExtractiveComposer, Part, answer_sentences
+from assistant.answering.compose.sentences import roles_of
 from assistant.answering.plan import parts_of
 from assistant.answering.types import Evidence, SentenceEvidence
 from assistant.citations import CitationBook, verify
@@ -158,3 +159,22 @@ def test_abstracts_too_short_for_a_table_are_compared_without_one() -> None:
     text = ExtractiveComposer(4, 90, 3, 2, flat_idf).compare("Compare them", [evidence(p, [0.9, 0.8]) for p in tiny],
                                                              book)
     assert "Side by side" not in text and text.count("\n- ") == 2 and verify(text, book.sources).ok
+
+
+def test_the_side_by_side_table_says_what_the_sections_do_not() -> None:
+    scores = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]
+    items = [evidence(PRUNER, scores), evidence(DISTILLER, scores)]
+    book = CitationBook()
+    text = ExtractiveComposer(4, 90, 3, 2, flat_idf, compare_share=100.0).compare("Compare them", items, book)
+    sections, table = text.split("**Side by side**")
+    rows = {row.split("|")[1].strip(" *"): row.split("|")[2:4] for row in table.splitlines() if row.startswith("| **")}
+    for column, item in enumerate(items):
+        in_section = [s for s in item.paper.sentences if f"- {s}" in sections]
+        assert len(in_section) == 3
+        for role, label in (("problem", "Problem"), ("method", "Method"), ("result", "Results")):
+            cell = rows[label][column]
+            with_role = [s for i, s in enumerate(item.paper.sentences) if role in roles_of(i, s)]
+            repeats = any(s[:50] in cell for s in in_section)
+            # A cell repeats a sentence quoted above only when no other sentence of the paper has its role.
+            assert not repeats or set(with_role) <= set(in_section), (label, cell)
+    assert "outperforms magnitude pruning" in rows["Results"][0]  # the result the section left out

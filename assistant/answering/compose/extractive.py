@@ -210,7 +210,13 @@ class ExtractiveComposer:
             book.number(paper)  # numbered in the order compared, whatever is quoted first
         chosen = [answer_sentences(item, self.compare_sentences, self.lookup_words, False,
                                    frozenset(self.own_names(item.paper.id)), parts) for item in evidence]
-        cells = [[best_for(role, [_scored(s) for s in ranked(item)]) for role, _ in ASPECTS] for item in evidence]
+        # The table's cells say what the sections above do not: the best sentence in each role among
+        # those not quoted yet, and a quoted one only when no other sentence has the role.
+        cells = []
+        for item, quoted in zip(evidence, chosen, strict=True):
+            scored = [_scored(s) for s in ranked(item)]
+            fresh = [s for s in scored if s.index not in {q.index for q in quoted}]
+            cells.append([best_for(role, fresh) or best_for(role, scored) for role, _ in ASPECTS])
 
         with_table = True
 
