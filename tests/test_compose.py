@@ -54,6 +54,8 @@ SEGMENTER = paper("TinySeg: Portrait Segmentation on Phones", [
     ("For adapting a classifier at test time, is there a method that changes only its outputs?",
      ["is there a method that changes only its outputs"]),
     ("What does FuseMax achieve?", ["What does FuseMax achieve"]),
+    ("the second one you mentioned, the MLP backbone: which tasks does it cover, and what are its two blocks?",
+     ["which tasks does it cover", "what are its two blocks"]),
 ])
 def test_parts_are_the_things_a_question_asks(question: str, parts: list[str]) -> None:
     assert list(parts_of(question)) == parts
@@ -85,6 +87,18 @@ def test_each_part_of_a_question_gets_its_own_best_sentence() -> None:
     assert [s.index for s in answer_sentences(ranked_by_judge, 3, 90, parts=parts)] == [0, 3, 2]
     # Without parts, the background sentence takes a place and the speed goes unanswered.
     assert [s.index for s in answer_sentences(ranked_by_judge, 3, 90)] == [0, 2, 1]
+
+
+def test_a_part_no_sentence_answers_takes_no_place_in_the_budget() -> None:
+    # "Is there ..." is answered by naming the paper: the background sentence shares one of its eight
+    # terms ("robust"), under a quarter, so the place goes to the sentence that answers the size part.
+    question = "Is there a compact efficient tiny network for selfie cutouts built in a robust way, " \
+               "and how few parameters does it have?"
+    parts = tuple(Part.of(text, flat_idf) for text in parts_of(question))
+    assert len(parts) == 2
+    ranked_by_judge = evidence(SEGMENTER, [0.9, 0.6, 0.3, 0.2, 0.1])
+    assert 0 < max(parts[0].support(s) for s in ranked_by_judge.sentences) < 0.25
+    assert [s.index for s in answer_sentences(ranked_by_judge, 2, 90, parts=parts)] == [0, 2]
 
 
 def test_the_rest_of_the_budget_goes_to_what_the_method_does_or_achieves_not_to_background() -> None:

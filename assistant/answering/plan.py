@@ -112,9 +112,9 @@ def asked_for(question: str, drop_keys: set[str]) -> Ask:
                quantity=phrase.strip(), quoted=quoted, parts=parts_of(question))
 
 
-# Where one asked thing ends and the next begins: a question mark or semicolon, or a comma or "and"
-# before a new question word ("how few params ..., and how fast does it run ...?").
-PART_BREAK = re.compile(r"[?;]+\s*|(?:,\s*(?:and\s+)?|\s+and\s+)(?=(?:how|what|which|who|where|when|why|whether|"
+# Where one asked thing ends and the next begins: a question mark or semicolon, or a comma, colon or
+# "and" before a new question word ("how few params ..., and how fast does it run ...?").
+PART_BREAK = re.compile(r"[?;]+\s*|(?:[,:]\s*(?:and\s+)?|\s+and\s+)(?=(?:how|what|which|who|where|when|why|whether|"
                         r"does|do|did|is|are|was|were|can|could)\b)", re.I)
 
 

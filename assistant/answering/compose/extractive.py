@@ -66,6 +66,7 @@ class Part:
 
 
 FIGURE_BONUS = 0.5
+PART_SUPPORT = 0.25  # a quarter of the part's term weight: below that no sentence answers the part itself
 # A sentence that says what the method does or achieves (its method or result role) ranks this much
 # above one that only sets the scene when the rest of a budget is filled: about a quarter of the
 # question's terms. Chosen on dev.jsonl, checked on dev2.jsonl; bonuses for figures and coined
@@ -96,7 +97,8 @@ def answer_sentences(evidence: Evidence, limit: int, budget: int, wants_figure: 
 
     for part in parts if len(parts) > 1 else ():
         best = max(order, key=lambda s: (part.support(s), s.score))
-        if part.support(best) > 0 and all(part.support(s) < part.support(best) for s in chosen) and fits(best):
+        if part.support(best) >= PART_SUPPORT and all(part.support(s) < part.support(best) for s in chosen) \
+                and fits(best):
             chosen.append(best)
 
     def names_method(sentence: SentenceEvidence) -> bool:
