@@ -7,7 +7,6 @@ import unicodedata
 from functools import cache, lru_cache
 
 TOKEN = re.compile(r"(?u)\b\w\w+\b")
-NUMBER = re.compile(r"\d")
 # Question words that say how to answer, not what about; never used as evidence of a match.
 QUESTION_BOILERPLATE = {
     "which", "what", "papers", "paper", "collection", "corpus", "work", "works", "study", "studies", "studied",
@@ -77,18 +76,15 @@ def name_key(text: str) -> str:
     return re.sub(r"[^0-9a-z+]", "", fold(text))
 
 
-def has_number(text: str) -> bool:
-    return bool(NUMBER.search(text))
-
-
 # A figure: a number standing on its own or with a unit ("83.5%", "1.71x", "12 hours", "300M"), or a
 # spelled-out count ("eighteen models", "fifteen times"); digits inside names ("ResNet-50",
-# "NAS-Bench-201", "GPT-4V") are not figures. "one" is left out: "one of the" counts nothing.
+# "NAS-Bench-201", "GPT-4V") are not figures, nor are hyphenated compounds ("two-stage",
+# "half-precision"). "one" is left out: "one of the" counts nothing.
 FIGURE = re.compile(
     r"(?<![\w.-])\d+(?:[.,]\d+)*(?:\s*(?:%|\\%|x\b|×|times|fold|[kmbt]\b|[KMBT]\b))?(?![\w-])"
     r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)teen|"
     r"(?:twen|thir|for|fif|six|seven|eigh|nine)ty|hundreds?|thousands?|millions?|billions?|trillions?|dozens?|"
-    r"twice|half|double|triple|orders? of magnitude)\b", re.I)
+    r"twice|half|double|triple|orders? of magnitude)\b(?!-)", re.I)
 
 
 def has_figure(text: str) -> bool:

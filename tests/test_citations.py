@@ -155,8 +155,7 @@ def test_pipes_inside_a_quoted_sentence(corpus: list[StoredPaper]) -> None:
     sentence = sentence_with(paper, "D_{KL}(True||Model)")
     composer = ExtractiveComposer(7, 400, 7, 3, lambda _stem: 1.0)
     book = CitationBook()
-    answer = composer.compare("cross-entropy loss interpretation KL divergence",
-                              [Evidence.unjudged(paper), Evidence.unjudged(other)], book)
+    answer = composer.compare([Evidence.unjudged(paper), Evidence.unjudged(other)], book)
     check = verify(answer, book.sources)
     assert check.ok, check.problems
     assert (sentence, 1) in claims(book.cite(paper, sentence).replace("|", "\\|"))
@@ -164,21 +163,19 @@ def test_pipes_inside_a_quoted_sentence(corpus: list[StoredPaper]) -> None:
 
 def test_every_composed_answer_over_the_corpus_verifies(corpus: list[StoredPaper]) -> None:
     """The composer's own output, for every paper and every answer shape, passes verification."""
-    composer = ExtractiveComposer(50, 5000, 50, 50, lambda _stem: 1.0)  # 50: every sentence of every abstract
+    # 50 sentences, and no length cap on comparisons: every sentence of every abstract
+    composer = ExtractiveComposer(50, 5000, 50, 50, lambda _stem: 1.0, compare_share=100.0)
     failures = []
     for index in range(0, len(corpus), 2):
         pair = [Evidence.unjudged(p) for p in corpus[index:index + 2]]
         for kind, paper in [("compare", None)] + [("lookup", p) for p in pair] + [("summary", pair[0])]:
             book = CitationBook()
-            if paper is None:
-                text = composer.compare("compare the methods and results", pair, book)
-            else:
-                text = getattr(composer, kind)("what method and results", paper, book)
+            text = composer.compare(pair, book) if paper is None else getattr(composer, kind)(paper, book)
             check = verify(text, book.sources)
             if not check.ok:
                 failures.append((kind, [p.paper.title for p in pair], check.problems))
     book = CitationBook()
-    text = composer.listing("which papers", [Evidence.unjudged(p) for p in corpus], book, "All of them:")
+    text = composer.listing([Evidence.unjudged(p) for p in corpus], book, "All of them:")
     check = verify(text, book.sources)
     assert check.ok, check.problems[:5]
     assert len(book.sources) == len(corpus)

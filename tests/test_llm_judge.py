@@ -91,9 +91,27 @@ def test_the_models_scores_choose_the_paper(judged: Callable) -> None:
     assert any("LLM judge" in notice for notice in answer.notices)
 
 
-def test_low_scores_everywhere_refuse(judged: Callable) -> None:
-    service, requests = judged(lambda titles: "\n".join(f"{n}: 1" for n in range(1, len(titles) + 1)))
+def low_scores(titles: list[str]) -> str:
+    return "\n".join(f"{n}: 1" for n in range(1, len(titles) + 1))
+
+
+def test_low_scores_where_retrieval_found_the_paper_give_a_partial_answer(judged: Callable) -> None:
+    service, requests = judged(low_scores)
+    default = service.pipeline.extractive(QUESTION, _fresh(), "hybrid")
+    assert default.status == "answered"  # the default judge answers: the two judges disagree
     answer = service.ask(QUESTION, generator="openai")
+    assert answer.status == "partial" and answer.abstained
+    assert [s.title for s in answer.sources] == [default.sources[0].title]
+    assert answer.text.startswith("Only in part:") and "LLM judge" in answer.text
+    assert any("rated every abstract under" in notice for notice in answer.notices)
+    assert requests == ["judge"]  # a partial answer is not sent to the writer
+
+
+def test_low_scores_where_retrieval_found_nothing_refuse(judged: Callable) -> None:
+    service, requests = judged(low_scores)
+    question = "What is the boiling point of water at sea level?"
+    assert service.pipeline.extractive(question, _fresh(), "hybrid").status == "refused"
+    answer = service.ask(question, generator="openai")
     assert answer.status == "refused" and answer.abstained and not answer.sources
     assert requests == ["judge"]  # a refusal is not sent to the writer
 

@@ -146,17 +146,17 @@ def assert_citations_hold(service: PaperChat, answer: Answer) -> None:
 
 
 def assert_no_answer_stands(service: PaperChat, answer: Answer, question: str, name: str) -> None:
+    """The model's "no answer" is not overruled: the answer is partial and says so before anything else;
+    it then shows the paper retrieval chose with its verified quotes (a near miss's partial answer)."""
     extractive = service.ask(question, generator="extractive")
     assert extractive.status == "answered" and extractive.sources  # there was an extractive answer to fall back to
     assert answer.generator == "openai", answer.notices
-    assert answer.abstained
-    assert answer.status in ("partial", "refused")
-    assert not CITATION.findall(answer.text) and answer.sources == []
-    assert answer.text != extractive.text
-    assert not any(sentence in answer.text for source in extractive.sources for sentence in source.sentences)
+    assert answer.abstained and answer.status == "partial"
+    assert answer.text.startswith("Only in part: the openai model found no answer")
+    assert answer.text != extractive.text and answer.text.endswith(extractive.text)  # shown as what it says
+    assert [s.title for s in answer.sources] == [s.title for s in extractive.sources] == [TITLES[name]]
+    assert verify(answer.text, answer.sources).ok
     assert any("found no answer" in notice for notice in answer.notices), answer.notices
-    if answer.status == "partial":
-        assert TITLES[name] in answer.text  # a partial answer names the paper the model read
 
 
 # ---- "the sources do not say" stands ---------------------------------------------------------------

@@ -7,6 +7,7 @@ the bearer token when one is set; 20 concurrent clients; 429 beyond the queue; t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
@@ -213,6 +214,38 @@ def test_the_apis_are_served_in_front_of_gradio_and_give_pages_no_cors_grant(api
                                    headers={**origin, "access-control-request-method": "POST"})):
         assert "access-control-allow-origin" not in response.headers
     assert httpx.get(f"{api.v1}/models", headers=origin, timeout=30).json()["data"][0]["id"] == "paperchat"
+    mcp_preflight = httpx.options(api.mcp, timeout=30, headers={**origin, "access-control-request-method": "POST"})
+    assert "access-control-allow-origin" not in mcp_preflight.headers
+
+
+@pytest.mark.parametrize("stack_built", [True, False])
+def test_the_lifespan_puts_the_apis_in_front_of_the_stack_or_adds_them_as_routes(api: Served,
+                                                                                  stack_built: bool) -> None:
+    # Starlette builds an app's middleware stack on its first call, before the lifespan starts: then the
+    # APIs go in front of it (APIFirst). A Starlette that builds it later gets them as ordinary routes.
+    from fastapi import FastAPI
+
+    from ui.apis import APIFirst, api_lifespan
+
+    app = FastAPI()
+
+    @app.get("/page")
+    def ui_page() -> dict[str, str]:
+        return {"page": "ui"}
+
+    if stack_built:
+        app.middleware_stack = app.build_middleware_stack()
+
+    async def exercise() -> tuple[Any, ...]:
+        async with api_lifespan(api.service, HOST, None)(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=f"http://{HOST}") as http:
+                models, shown = await http.get("/v1/models"), await http.get("/page")
+            return type(app.middleware_stack), models.json(), shown.json()
+
+    stack, models, shown = asyncio.run(exercise())
+    assert isinstance(app.middleware_stack, APIFirst) is stack_built, stack
+    assert models["data"][0]["id"] == "paperchat" and shown == {"page": "ui"}
 
 
 # ---- the token -------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ class APIFirst:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] == "http" and (path.startswith("/v1/") or path == "/mcp"):
+        if scope["type"] == "http" and (path.startswith("/v1/") or path in ("/mcp", "/mcp/")):
             await self.apis(scope, receive, send)
         else:
             await self.gradio(scope, receive, send)

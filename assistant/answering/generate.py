@@ -113,11 +113,20 @@ class LLMWriter:
     @staticmethod
     def _no_answer(question: str, base: Answer, name: str, sources: list[StoredPaper],
                    timings: dict[str, float]) -> Answer:
-        """The model read the sources and found no answer: say so, naming what it read, and cite nothing."""
-        titles = "; ".join(f"*{p.title}*" for p in sources)
-        text = (f"The papers closest to this question do not report what was asked: {titles}. Their abstracts "
-                "do not contain the information to answer it.")
+        """The model read the sources and found no answer. That stands: the answer is partial, says so
+        first, and then shows the paper retrieval chose with what its abstract does say (the verified
+        extractive quotes), the partial answer of a near miss. A small model also misses answers that
+        are there, and a reader can then see the sentences for themselves."""
         notice = f"The {name} generator found no answer in these sources; it was not overruled."
-        return Answer(question, text, base.kind, [], base.retrieved, True, base.query, base.focus,
-                      [*base.notices, notice], timings, generator=name, status="partial" if sources else "refused",
-                      missing=["what was asked"])
+        if not base.sources:
+            titles = "; ".join(f"*{p.title}*" for p in sources)
+            text = (f"The papers closest to this question do not report what was asked: {titles}. Their abstracts "
+                    "do not contain the information to answer it.")
+            return Answer(question, text, base.kind, [], base.retrieved, True, base.query, base.focus,
+                          [*base.notices, notice], timings, generator=name,
+                          status="partial" if sources else "refused", missing=["what was asked"])
+        text = (f"Only in part: the {name} model found no answer to this in the abstracts it read. The paper the "
+                f"question is about, and what its abstract does say:\n\n{base.text}")
+        return Answer(question, text, base.kind, base.sources, base.retrieved, True, base.query, base.focus,
+                      [*base.notices, notice], timings, generator=name, status="partial",
+                      missing=[f"what was asked (by the {name} model's reading)"])

@@ -97,8 +97,17 @@ class LLMJudge:
         s = self.settings
         best = max(scored, key=lambda e: (rated[id(e)], e.relevance))
         if rated[id(best)] < s.on_topic and not plan.resolved.is_follow_up:
-            return Judgement([], "refused", reason="the LLM judge found no abstract about this question.",
-                             nearest=scored[:3], notices=judgement.notices)
+            if judgement.status == "refused" or not judgement.chosen:
+                return Judgement([], "refused", reason="the LLM judge found no abstract about this question.",
+                                 nearest=scored[:3], notices=judgement.notices)
+            # The judges disagree: retrieval and the literal checks found the paper, the model rated no
+            # abstract as being about the question. Neither is trusted alone (a small model misreads,
+            # retrieval finds near misses): the paper is shown with what it says, as a partial answer.
+            paper = judgement.chosen[0]
+            judgement.notices.append(f"The LLM judge rated every abstract under {s.on_topic:g} of 10; the paper "
+                                     "retrieval chose is shown as a partial answer.")
+            return Judgement([paper], "partial", missing=["what was asked (by the LLM judge's reading)"],
+                             notices=judgement.notices)
         # Whether the paper states the answer is left to the literal checks and to the writer, whose
         # "the sources do not say" stands: a small model's 5 of 10 is too noisy to call an answer partial.
         if self.base.detail(plan, best).missing:

@@ -112,9 +112,11 @@ def asked_for(question: str, drop_keys: set[str]) -> Ask:
                quantity=phrase.strip(), quoted=quoted, parts=parts_of(question))
 
 
-# Where one asked thing ends and the next begins: a question mark or semicolon, or a comma, colon or
-# "and" before a new question word ("how few params ..., and how fast does it run ...?").
-PART_BREAK = re.compile(r"[?;]+\s*|(?:[,:]\s*(?:and\s+)?|\s+and\s+)(?=(?:how|what|which|who|where|when|why|whether|"
+# Where one asked thing ends and the next begins: a question mark or semicolon (and an "And ..."
+# after it), or a comma, colon or "and" before a new question word ("how few params ..., and how
+# fast does it run ...?").
+PART_BREAK = re.compile(r"[?;]+\s*(?:(?:and|also|but|plus)\s+)?"
+                        r"|(?:[,:]\s*(?:and\s+)?|\s+and\s+)(?=(?:how|what|which|who|where|when|why|whether|"
                         r"does|do|did|is|are|was|were|can|could)\b)", re.I)
 
 
@@ -127,7 +129,7 @@ ASKS = re.compile(r"^(?:how|what|what's|which|who|whose|where|why|whether|does|d
 def parts_of(question: str) -> tuple[str, ...]:
     """The things the question asks, in order: its asking sentences split at question marks and at
     coordinated question words. Context clauses, and parts with no content word of their own
-    ("why?"), are dropped."""
+    ("and how?"), are dropped."""
     parts = (part.strip(" ,.") for part in PART_BREAK.split(asking_part(question)))
     return tuple(part for part in parts if ASKS.match(part) and content_stems(part, REQUEST_WORDS))
 

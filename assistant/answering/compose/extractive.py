@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from assistant.answering.compose.sentences import BOILERPLATE, ScoredSentence, best_for, roles_of
 from assistant.answering.plan import ASKS_NUMBER, REQUEST_WORDS, is_count_question
 from assistant.answering.types import Evidence, Judgement, Plan, SentenceEvidence
-from assistant.citations import CitationBook, shorten
+from assistant.citations import CitationBook, escape_markers, shorten
 from assistant.store import StoredPaper
 from assistant.text import content_stems, name_key, sentence_stems
 
 TABLE_CELL_WORDS = 22
+CITATION_MARK = re.compile(r"(?<!\\)\[\d+\]")  # not words of an answer when its length is measured
 ASPECTS = (("problem", "Problem"), ("method", "Method"), ("result", "Results"))
 MIN_LABEL_IDF = 2.0  # a topic-summary heading word must be distinctive, not "from" or "task"
 
@@ -151,32 +152,32 @@ class ExtractiveComposer:
             return self.refusal(judgement.reason, [e.paper for e in judgement.nearest])
         chosen = judgement.chosen
         if judgement.status == "partial":
-            return self.partial(question, chosen[0], judgement.missing, book)
+            return self.partial(chosen[0], judgement.missing, book)
         if plan.intent == "list":
             intro = (f"{len(chosen)} paper(s) in the collection are about this:" if is_count_question(question)
                      else f"{len(chosen)} paper(s) in the collection match:")
-            return self.listing(question, chosen, book, intro)
+            return self.listing(chosen, book, intro)
         if plan.intent == "topic_summary":
             intro = f"What the collection says, from {len(chosen)} matching paper(s), grouped by approach:"
             return self.topic_summary(question, chosen, book, intro)
         if plan.intent == "compare" and len(chosen) >= 2:
-            return self.compare(question, chosen, book, self.parts(plan))
+            return self.compare(chosen, book, self.parts(plan))
         if plan.intent == "summary":
-            return self.summary(question, chosen[0], book)
-        return self.lookup(question, chosen[0], book, plan.ask.number, self.parts(plan))
+            return self.summary(chosen[0], book)
+        return self.lookup(chosen[0], book, plan.ask.number, self.parts(plan))
 
     def parts(self, plan: Plan) -> tuple[Part, ...]:
         return tuple(Part.of(text, self.idf) for text in plan.ask.parts)
 
     # ---- one paper -------------------------------------------------------------------------
-    def lookup(self, question: str, evidence: Evidence, book: CitationBook, wants_figure: bool = False,
+    def lookup(self, evidence: Evidence, book: CitationBook, wants_figure: bool = False,
                parts: tuple[Part, ...] = ()) -> str:
         chosen = answer_sentences(evidence, self.lookup_sentences, self.lookup_words, wants_figure,
                                   frozenset(self.own_names(evidence.paper.id)), parts)
         body = " ".join(book.cite(evidence.paper, s.text) for s in chosen)
         return f"{heading(evidence.paper, book.number(evidence.paper))}\n\n{body}"
 
-    def partial(self, question: str, evidence: Evidence, missing: list[str], book: CitationBook) -> str:
+    def partial(self, evidence: Evidence, missing: list[str], book: CitationBook) -> str:
         """The paper the question is about, what its abstract lacks, and the closest thing it does say."""
         paper = evidence.paper
         lacking = ", ".join(missing)
@@ -185,7 +186,7 @@ class ExtractiveComposer:
         return (f"Only in part: the paper this is about does not report {lacking} in its abstract.\n\n"
                 f"{heading(paper, book.number(paper))}\n\n**What it does say:** {said}")
 
-    def summary(self, question: str, evidence: Evidence, book: CitationBook) -> str:
+    def summary(self, evidence: Evidence, book: CitationBook) -> str:
         paper = evidence.paper
         order = ranked(evidence)
         parts = [f"**{paper.title}** [{book.number(paper)}]", ""]
@@ -201,51 +202,63 @@ class ExtractiveComposer:
         return "\n".join(parts)
 
     # ---- several named papers -------------------------------------------------------------
-    def compare(self, question: str, evidence: list[Evidence], book: CitationBook,
-                parts: tuple[Part, ...] = ()) -> str:
+    def compare(self, evidence: list[Evidence], book: CitationBook, parts: tuple[Part, ...] = ()) -> str:
         """A section of quoted sentences per paper, then a side-by-side table of problem, method and
-        results; never longer than `compare_share` of the compared abstracts' words: over that, the
-        sections give up their last-chosen sentences, the longest section first, and when one
-        sentence each is still too long, the table goes."""
+        results, never longer than `compare_share` of the compared abstracts' words (counted as the
+        eval counts them, without the [n] markers). Over that, the sections give up their last-chosen
+        sentences, the longest section first; when one sentence each is still too long with the
+        table, the sections keep their sentences and the table goes instead (and then they shrink)."""
         papers = [e.paper for e in evidence]
-        for paper in papers:
-            book.number(paper)  # numbered in the order compared, whatever is quoted first
-        chosen = [answer_sentences(item, self.compare_sentences, self.lookup_words, False,
+        numbers = [book.number(p) for p in papers]  # numbered in the order compared, whatever is quoted first
+        picked = [answer_sentences(item, self.compare_sentences, self.lookup_words, False,
                                    frozenset(self.own_names(item.paper.id)), parts) for item in evidence]
-        # The table's cells say what the sections above do not: the best sentence in each role among
-        # those not quoted yet, and a quoted one only when no other sentence has the role.
+        cap = self.compare_share * sum(_words(p.abstract) for p in papers)
+
+        def measured(paper: StoredPaper, text: str, max_words: int | None) -> str:
+            return escape_markers(shorten(text, max_words) if max_words else text)  # book.cite, less its [n]
+
+        for with_table in (True, False):
+            chosen = [list(section) for section in picked]
+            while True:
+                cells = self._cells(evidence, chosen) if with_table else None
+                if _words(CITATION_MARK.sub(" ", self._render(papers, numbers, chosen, cells, measured))) <= cap:
+                    return self._render(papers, numbers, chosen, cells, book.cite)
+                if not any(len(section) > 1 for section in chosen):
+                    break
+                max((q for q in chosen if len(q) > 1), key=lambda q: sum(_words(s.text) for s in q)).pop()
+        return self._render(papers, numbers, chosen, None, book.cite)  # one sentence each: as short as it gets
+
+    @staticmethod
+    def _cells(evidence: list[Evidence], chosen: list[list[SentenceEvidence]]) -> list[list[ScoredSentence | None]]:
+        """Per paper, the table's problem, method and results cells: they say what its section does not
+        (the best sentence in the role not quoted above; a quoted one only when no other has the role)."""
         cells = []
         for item, quoted in zip(evidence, chosen, strict=True):
             scored = [_scored(s) for s in ranked(item)]
             fresh = [s for s in scored if s.index not in {q.index for q in quoted}]
             cells.append([best_for(role, fresh) or best_for(role, scored) for role, _ in ASPECTS])
+        return cells
 
-        with_table = True
-
-        def render(cite: Callable[[StoredPaper, str, int | None], str]) -> str:
-            sections = ["\n".join([f"### {short_name(p.title)} [{book.number(p)}]", f"*{p.title}*", "",
-                                   *(f"- {cite(p, s.text, None)}" for s in quoted)])
-                        for p, quoted in zip(papers, chosen, strict=True)]
-            header = "| | " + " | ".join(f"{_escape_cell(short_name(p.title))} [{book.number(p)}]" for p in papers)
+    @staticmethod
+    def _render(papers: list[StoredPaper], numbers: list[int], chosen: list[list[SentenceEvidence]],
+                cells: list[list[ScoredSentence | None]] | None,
+                cite: Callable[[StoredPaper, str, int | None], str]) -> str:
+        sections = ["\n".join([f"### {short_name(p.title)} [{n}]", f"*{p.title}*", "",
+                               *(f"- {cite(p, s.text, None)}" for s in quoted)])
+                    for p, n, quoted in zip(papers, numbers, chosen, strict=True)]
+        names = " and ".join(f"*{short_name(p.title)}*" for p in papers)
+        blocks = [f"Comparing {names}, from their abstracts:", *sections]
+        if cells is not None:
+            header = "| | " + " | ".join(f"{_escape_cell(short_name(p.title))} [{n}]"
+                                         for p, n in zip(papers, numbers, strict=True)) + " |"
             rows = [f"| **{label}** | " + " | ".join(
                 _escape_cell(cite(p, row[k].text, TABLE_CELL_WORDS)) if row[k] else "not stated in the abstract"
                 for p, row in zip(papers, cells, strict=True)) + " |" for k, (_, label) in enumerate(ASPECTS)]
-            names = " and ".join(f"*{short_name(p.title)}*" for p in papers)
-            table = "\n".join([header + " |", "|---" * (len(papers) + 1) + "|", *rows])
-            return "\n\n".join([f"Comparing {names}, from their abstracts:", *sections,
-                                *(["**Side by side**", table] if with_table else [])])
-
-        def uncited(_: StoredPaper, text: str, max_words: int | None) -> str:
-            return shorten(text, max_words) if max_words else text
-
-        cap = self.compare_share * sum(_words(p.abstract) for p in papers)
-        while _words(render(uncited)) > cap and any(len(quoted) > 1 for quoted in chosen):
-            max((q for q in chosen if len(q) > 1), key=lambda q: sum(_words(s.text) for s in q)).pop()
-        with_table = _words(render(uncited)) <= cap  # abstracts so short that a table would outgrow them
-        return render(book.cite)
+            blocks += ["**Side by side**", "\n".join([header, "|---" * (len(papers) + 1) + "|", *rows])]
+        return "\n\n".join(blocks)
 
     # ---- many papers -------------------------------------------------------------------------
-    def listing(self, question: str, evidence: list[Evidence], book: CitationBook, intro: str) -> str:
+    def listing(self, evidence: list[Evidence], book: CitationBook, intro: str) -> str:
         lines = [intro, ""]
         for position, item in enumerate(evidence, 1):
             chosen = answer_sentences(item, self.list_sentences, self.lookup_words)

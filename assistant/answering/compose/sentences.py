@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.text import has_number
+from assistant.text import has_figure
 
 PROBLEM = re.compile(
     r"\b(however|challeng|problem|limitation|bottleneck|suffer|costly|expensive|inefficien|struggle|fail|"
@@ -43,7 +43,7 @@ def roles_of(index: int, text: str) -> set[Role]:
     roles: set[Role] = set()
     if METHOD.search(text):
         roles.add("method")
-    quantified = has_number(text) and (RESULT.search(text) or MULTIPLIER.search(text))
+    quantified = has_figure(text) and (RESULT.search(text) or MULTIPLIER.search(text))
     if quantified or (RESULT.search(text) and index > 0):
         roles.add("result")
     if (index == 0 or PROBLEM.search(text)) and "method" not in roles:
@@ -60,7 +60,7 @@ def best_for(role: Role, candidates: list[ScoredSentence]) -> ScoredSentence | N
 
     def strength(s: ScoredSentence) -> tuple[bool, float, int]:
         if role == "result":
-            return has_number(s.text), s.relevance, -s.index
+            return has_figure(s.text), s.relevance, -s.index
         if role == "problem":
             return bool(PROBLEM.search(s.text)), s.relevance, -s.index
         return True, s.relevance, -s.index
