@@ -206,3 +206,21 @@ def test_the_side_by_side_table_says_what_the_sections_do_not() -> None:
             # A cell repeats a sentence quoted above only when no other sentence of the paper has its role.
             assert not repeats or set(with_role) <= set(in_section), (label, cell)
     assert "outperforms magnitude pruning" in rows["Results"][0]  # the result the section left out
+
+
+def test_a_list_item_quotes_the_sentence_that_gives_the_papers_name() -> None:
+    smoothing = paper("Adaptive Confidence Smoothing for Generalized Zero-Shot Learning", [
+        "Generalized zero-shot learning (GZSL) classifies samples of classes seen and unseen in training.",
+        "Training one model for both regimes at once is hard, and GZSL models are often biased.",
+        "We propose to break the model into three modular components and to combine them consistently.",
+        "On four standard benchmarks, adaptive confidence smoothing (COSMO) outperforms earlier work.",
+        "COSMO is also the first model that closes the gap to generative models.",
+        "COSMO offers a new view for developing zero-shot models.",
+    ])
+    names = {smoothing.id: {"gzsl", "cosmo"}}  # what the name index finds: a field's acronym and the method's
+    composer = ExtractiveComposer(4, 90, 3, 2, flat_idf, lambda paper_id: names.get(paper_id, set()))
+    assert composer.main_name(smoothing) == {"cosmo"}  # in three sentences; "GZSL" in two
+    book = CitationBook()
+    # The judge ranks the lead first, then the COSMO sentence, then the "we propose" sentence.
+    text = composer.listing([evidence(smoothing, [0.9, 0.3, 0.5, 0.6, 0.1, 0.1])], book, "1 paper(s) match:")
+    assert "(COSMO)" in text and "We propose" not in text and verify(text, book.sources).ok

@@ -3,8 +3,9 @@
 Needs no LLM and cannot invent a number: every sentence after a `[n]`-free heading is a verbatim
 abstract sentence (possibly shortened with an ellipsis in tables), cited to its paper. Which
 sentences, and in which order, comes from the judge's Evidence: a direct question is answered by
-the sentence that answers it first, then only what adds to it, within a word budget; the rest of
-the abstract stays in the sources panel.
+the sentence that answers it first, then a sentence for each further part it asks, the method and a
+figure, then what the method does or achieves, within a word budget (`answer_sentences`); the rest
+of the abstract stays in the sources panel.
 """
 
 from __future__ import annotations
@@ -166,6 +167,13 @@ class ExtractiveComposer:
             return self.summary(chosen[0], book)
         return self.lookup(chosen[0], book, plan.ask.number, self.parts(plan))
 
+    def main_name(self, paper: StoredPaper) -> frozenset[str]:
+        """The name the paper goes by most ("COSMO" in four sentences, not "GZSL" in three): authors
+        repeat their method's name, and a list item should quote the sentence that gives it."""
+        counts = Counter(key for sentence in paper.sentences
+                         for key in {name_key(w) for w in sentence.split()} & self.own_names(paper.id))
+        return frozenset(key for key, _ in counts.most_common(1))
+
     def parts(self, plan: Plan) -> tuple[Part, ...]:
         return tuple(Part.of(text, self.idf) for text in plan.ask.parts)
 
@@ -261,7 +269,8 @@ class ExtractiveComposer:
     def listing(self, evidence: list[Evidence], book: CitationBook, intro: str) -> str:
         lines = [intro, ""]
         for position, item in enumerate(evidence, 1):
-            chosen = answer_sentences(item, self.list_sentences, self.lookup_words)
+            chosen = answer_sentences(item, self.list_sentences, self.lookup_words,
+                                      own_names=self.main_name(item.paper))
             quoted = " ".join(book.cite(item.paper, s.text) for s in sorted(chosen, key=lambda s: s.index))
             lines.append(f"{position}. **{item.paper.title}** — {quoted}")
         return "\n".join(lines)
@@ -276,7 +285,7 @@ class ExtractiveComposer:
         for heading, items in ordered:
             parts.append(f"### {heading}")
             for item in items:
-                chosen = answer_sentences(item, 2, self.lookup_words)
+                chosen = answer_sentences(item, 2, self.lookup_words, own_names=self.main_name(item.paper))
                 quoted = " ".join(book.cite(item.paper, s.text) for s in sorted(chosen, key=lambda s: s.index))
                 parts.append(f"- **{short_name(item.paper.title)}**: {quoted}")
         return "\n\n".join(parts)
