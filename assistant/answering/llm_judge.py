@@ -2,8 +2,9 @@
 
 Used when an LLM generator answers. It starts from the default judge's evidence (the same
 candidates, the same literal checks of what is asked) and lets the model's relevance scores decide
-which paper a lookup is about (or that none is: every score below `on_topic`) and which papers a
-list keeps. One call scores all candidates; any
+which paper a lookup is about and which papers a list keeps. Every score below `on_topic` refuses
+when the default judge refuses too; when the default judge found a paper, the answer is partial
+(the two disagree) and shows that paper. One call scores all candidates; any
 failure (no endpoint, a timeout, an unreadable reply) leaves the default judge's decision, with
 a notice.
 """

@@ -67,7 +67,7 @@ class Part:
         return share + FIGURE_BONUS * (self.number and sentence.has_figure) if share else 0.0
 
 
-FIGURE_BONUS = 0.5
+FIGURE_BONUS = 0.5  # half a part's term weight, for a figure when the part asks how many or how much
 PART_SUPPORT = 0.25  # a quarter of the part's term weight: below that no sentence answers the part itself
 # A sentence that says what the method does or achieves (its method or result role) ranks this much
 # above one that only sets the scene when the rest of a budget is filled: about a quarter of the
@@ -243,7 +243,8 @@ class ExtractiveComposer:
         cells = []
         for item, quoted in zip(evidence, chosen, strict=True):
             scored = [_scored(s) for s in ranked(item)]
-            fresh = [s for s in scored if s.index not in {q.index for q in quoted}]
+            shown = {q.index for q in quoted}
+            fresh = [s for s in scored if s.index not in shown]
             cells.append([best_for(role, fresh) or best_for(role, scored) for role, _ in ASPECTS])
         return cells
 
