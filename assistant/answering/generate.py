@@ -125,8 +125,8 @@ class LLMWriter:
             return Answer(question, text, base.kind, [], base.retrieved, True, base.query, base.focus,
                           [*base.notices, notice], timings, generator=name,
                           status="partial" if sources else "refused", missing=["what was asked"])
-        text = (f"Only in part: the {name} model found no answer to this in the abstracts it read. The paper the "
-                f"question is about, and what its abstract does say:\n\n{base.text}")
+        text = (f"Only in part: the {name} model found no answer to this in the abstracts it read. What the "
+                f"closest of them say, quoted:\n\n{base.text}")
         return Answer(question, text, base.kind, base.sources, base.retrieved, True, base.query, base.focus,
                       [*base.notices, notice], timings, generator=name, status="partial",
                       missing=[f"what was asked (by the {name} model's reading)"])
