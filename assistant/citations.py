@@ -44,11 +44,16 @@ class CitationBook:
     def cite(self, paper: StoredPaper, sentence: str, max_words: int | None = None) -> str:
         """`sentence [n]`, optionally shortened to `max_words` with an ellipsis."""
         n = self.quote(paper, sentence)
-        return f"{escape_markers(shorten(sentence, max_words) if max_words else sentence)} [{n}]"
+        return f"{quoted_text(sentence, max_words)} [{n}]"
 
     @property
     def sources(self) -> list[Source]:
         return list(self._sources)
+
+
+def quoted_text(sentence: str, max_words: int | None = None) -> str:
+    """How `CitationBook.cite` writes a quote, before its `[n]`: shortened, the abstract's own markers escaped."""
+    return escape_markers(shorten(sentence, max_words) if max_words else sentence)
 
 
 def escape_markers(text: str) -> str:

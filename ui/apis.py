@@ -83,17 +83,20 @@ def api_lifespan(service: PaperChat, host: str, token: str | None
     mcp_app = GuardedMCP(http_app, token)
     # Built here, not in the lifespan: Gradio reports a failed start-up as "cannot find empty port".
     router = chat.router()
+
+    def add_apis(app: FastAPI) -> None:
+        app.include_router(router, prefix="/v1")
+        app.add_route("/mcp", mcp_app, include_in_schema=False)
+
     apis = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    apis.include_router(router, prefix="/v1")
-    apis.add_route("/mcp", mcp_app, include_in_schema=False)
+    add_apis(apis)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Starlette builds the app's middleware stack on its first call, which is this lifespan's
         # start-up, so it is in place here and the APIs can go in front of it.
         if app.middleware_stack is None:  # a Starlette that builds it later: serve them as Gradio routes
-            app.include_router(router, prefix="/v1")
-            app.add_route("/mcp", mcp_app, include_in_schema=False)
+            add_apis(app)
         else:
             app.middleware_stack = APIFirst(apis, app.middleware_stack)
         async with mcp.session_manager.run():

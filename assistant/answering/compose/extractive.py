@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from assistant.answering.compose.sentences import BOILERPLATE, ScoredSentence, best_for, roles_of
 from assistant.answering.plan import ASKS_NUMBER, REQUEST_WORDS, is_count_question
 from assistant.answering.types import Evidence, Judgement, Plan, SentenceEvidence
-from assistant.citations import CitationBook, escape_markers, shorten
+from assistant.citations import CITATION, CitationBook, quoted_text
 from assistant.store import StoredPaper
 from assistant.text import content_stems, name_key, sentence_stems
 
 TABLE_CELL_WORDS = 22
-CITATION_MARK = re.compile(r"(?<!\\)\[\d+\]")  # not words of an answer when its length is measured
 ASPECTS = (("problem", "Problem"), ("method", "Method"), ("result", "Results"))
 MIN_LABEL_IDF = 2.0  # a topic-summary heading word must be distinctive, not "from" or "task"
 
@@ -223,13 +222,14 @@ class ExtractiveComposer:
         cap = self.compare_share * sum(_words(p.abstract) for p in papers)
 
         def measured(paper: StoredPaper, text: str, max_words: int | None) -> str:
-            return escape_markers(shorten(text, max_words) if max_words else text)  # book.cite, less its [n]
+            return quoted_text(text, max_words)  # as book.cite writes it, less its [n]: nothing is recorded
 
         for with_table in (True, False):
             chosen = [list(section) for section in picked]
             while True:
                 cells = self._cells(evidence, chosen) if with_table else None
-                if _words(CITATION_MARK.sub(" ", self._render(papers, numbers, chosen, cells, measured))) <= cap:
+                # Counted as the eval counts an answer's words: without its [n] markers.
+                if _words(CITATION.sub(" ", self._render(papers, numbers, chosen, cells, measured))) <= cap:
                     return self._render(papers, numbers, chosen, cells, book.cite)
                 if not any(len(section) > 1 for section in chosen):
                     break
