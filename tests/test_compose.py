@@ -208,6 +208,39 @@ def test_the_side_by_side_table_says_what_the_sections_do_not() -> None:
     assert "outperforms magnitude pruning" in rows["Results"][0]  # the result the section left out
 
 
+def test_no_sentence_fills_two_cells_of_one_papers_column() -> None:
+    # Sentence 1 is both a problem ("observe the ... problem") and a result ("state-of-the-art"): it
+    # may stand for one row only, and the row with nothing else to show says so.
+    analyser = paper("CollapseFix: Nonlinearity for Language Models", [
+        "Large language models grow in size and data.",
+        "We first analyze state-of-the-art architectures and observe the feature collapse problem.",
+        "We propose CollapseFix, which adds nonlinearity.",
+        "A series activation function is then introduced, and an augmented shortcut is used as well.",
+    ])
+    other = paper("OtherNet: Another Model", [
+        "Training large models is costly.", "We propose OtherNet, a cheaper design.",
+        "OtherNet reaches 71% accuracy and outperforms earlier work.", "It needs 2 GPUs.",
+    ])
+    items = [evidence(analyser, [0.9, 0.8, 0.7, 0.6]), evidence(other, [0.9, 0.8, 0.7, 0.6])]
+    book = CitationBook()
+    text = ExtractiveComposer(4, 90, 1, 2, flat_idf, compare_share=100.0).compare(items, book)
+    table = text.split("**Side by side**")[1]
+    column = [row.split("|")[2].strip() for row in table.splitlines() if row.startswith("| **")]
+    assert len(column) == 3 and len(set(column)) == 3, column
+    assert verify(text, book.sources).ok
+
+
+@pytest.mark.parametrize(("text", "method"), [
+    ("A series activation function is then introduced, and an augmented shortcut is used.", True),
+    ("PEPSI consists of a single shared encoding network and two parallel decoding paths.", True),
+    ("We propose a new sampler.", True),
+    ("Large language models grow in size and data.", False),
+    ("The results show a 10% speed-up.", False),
+])
+def test_a_method_is_recognised_when_described_in_the_passive_or_by_its_parts(text: str, method: bool) -> None:
+    assert ("method" in roles_of(3, text)) == method
+
+
 def test_a_list_item_quotes_the_sentence_that_gives_the_papers_name() -> None:
     smoothing = paper("Adaptive Confidence Smoothing for Generalized Zero-Shot Learning", [
         "Generalized zero-shot learning (GZSL) classifies samples of classes seen and unseen in training.",

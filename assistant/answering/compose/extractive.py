@@ -244,8 +244,11 @@ class ExtractiveComposer:
         for item, quoted in zip(evidence, chosen, strict=True):
             scored = [_scored(s) for s in ranked(item)]
             shown = {q.index for q in quoted}
-            fresh = [s for s in scored if s.index not in shown]
-            cells.append([best_for(role, fresh) or best_for(role, scored) for role, _ in ASPECTS])
+            row: list[ScoredSentence | None] = []
+            for role, _ in ASPECTS:  # no sentence in two cells of one paper's column
+                unused = [s for s in scored if s not in row]
+                row.append(best_for(role, [s for s in unused if s.index not in shown]) or best_for(role, unused))
+            cells.append(row)
         return cells
 
     @staticmethod

@@ -1,7 +1,8 @@
 """The role of an abstract's sentences in the paper (problem, method, result), for the composers.
 
 Roles follow how abstracts are written: the problem comes first ("however", "challenge"), the
-method is introduced by the authors ("we propose"), results carry numbers or comparisons.
+method is introduced by the authors ("we propose"), in the passive ("a gate is then introduced") or by
+its parts ("consists of"), results carry numbers or comparisons.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ PROBLEM = re.compile(
 METHOD = re.compile(
     r"\b(we (propose|present|introduce|develop|design|build|adopt|construct|describe|leverage|use|employ|explore)|"
     r"this (paper|work) (propose|present|introduce)|in this (paper|work)|our (method|approach|framework|model)|"
-    r"is proposed|called|dubbed|named)", re.I)
+    r"called|dubbed|named|consists? of|comprises?|composed of|"
+    r"(is|are) (then |further |also |first )?(introduced|proposed|designed|developed|presented|used|employed|"
+    r"adopted|applied))", re.I)
 RESULT = re.compile(
     r"\b(outperform|achiev|improv|speed ?up|faster|reduc|state[- ]of[- ]the[- ]art|sota|surpass|"
     r"results? (show|demonstrat)|experiments? (show|demonstrat)|accuracy|gain|boost|match|competitive|up to|attain)",
