@@ -14,9 +14,11 @@ import pytest
 from answering_corpus import indexed_service
 
 from assistant.answer import Answer
-from assistant.answering.plan import asking_part, intent_of
+from assistant.answering.plan import asked_for, asking_part, intent_of, make_plan
+from assistant.answering.retrieve import CandidateRetriever, Candidates
 from assistant.answering.types import Resolved
 from assistant.citations import verify
+from assistant.names import NameIndex
 from assistant.service import PaperChat
 
 SPEECH = {"EchoASR", "StreamCTC", "NoiseGuard"}
@@ -197,3 +199,39 @@ def test_summary_of_a_named_paper(service: PaperChat, question: str, name: str) 
     assert cited(answer) == [name]
     assert "**Method:**" in answer.text or "**Problem:**" in answer.text
     assert verify(answer.text, answer.sources).ok
+
+
+# ---- the measurement asked for names no paper --------------------------------------------------
+
+class _Paper:
+    def __init__(self, pid: str, title: str, abstract: str) -> None:
+        self.id, self.title, self.abstract = pid, title, abstract
+
+
+NAMED_BY_METRIC = [
+    _Paper("zerorf", "ZeroRF: Fast Sparse View Reconstruction", "We present ZeroRF, a per-scene optimization method. "
+           "ZeroRF needs no pretraining."),
+    # Spells the metric out once, in parentheses: to a name index that is a coined name like "(COSMO)".
+    _Paper("pepsi", "PEPSI++: Fast Image Inpainting", "Both variants improve the peak signal-to-noise ratio (PSNR) "
+           "while using fewer parameters."),
+]
+
+
+@pytest.mark.parametrize(("question", "named", "intent"), [
+    ("What PSNR and SSIM does ZeroRF report?", ["zerorf"], "lookup"),  # not ZeroRF "and" PEPSI++ compared
+    ("What PSNR does PEPSI++ reach?", ["pepsi"], "lookup"),  # its own name still names it
+    ("How does PEPSI++ compare with ZeroRF?", ["pepsi", "zerorf"], "compare"),
+])
+def test_the_measurement_a_question_asks_for_names_no_paper(question: str, named: list[str], intent: str) -> None:
+    names = NameIndex(NAMED_BY_METRIC)
+    mentions = names.mentions(question)
+    assert any(m.key == "psnr" for m in names.mentions("What PSNR?"))  # the index does take it for a name
+    candidates = Candidates(question, [], CandidateRetriever.named_ids(mentions, []), [m.key for m in mentions])
+    plan = make_plan(Resolved(question, question), candidates, names, {})
+    assert plan.named == named and plan.intent == intent
+
+
+def test_a_name_of_several_words_is_asked_for_as_one() -> None:
+    ask = asked_for("What box AP does Sparse R-CNN reach on COCO with a ResNet-50 backbone?", set())
+    assert "Sparse R-CNN" in ask.specific and "Sparse" not in ask.specific
+    assert {"COCO", "ResNet-50"} <= set(ask.specific) and ask.quantity == "box AP"

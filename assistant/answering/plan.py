@@ -71,7 +71,7 @@ ASKS_NUMBER = re.compile(
 # A metric, benchmark or model named in the question: a token with a digit, an inner capital, an
 # all-caps acronym, or a capitalized word inside the sentence ("ImageNet", "mIoU", "WER", "Quechua").
 SPECIFIC = re.compile(r"(?<![\w-])(?:[A-Za-z]+[-']?\d[\w.-]*|\d+[A-Za-z][\w-]*|[a-z]+[A-Z][\w-]*|[A-Z][a-z]*[A-Z][\w-]*"
-                      r"|[A-Z]{2,}s?)(?![\w-])")
+                      r"|(?:[A-Z][a-z]+ )?[A-Z]+-[A-Z][\w-]*|[A-Z]{2,}s?)(?![\w-])")
 ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)", re.I)
 CAPITALIZED = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}(?:'s)?\b")
 # The measurement a question asks for: "what <it> does X get", "in terms of <it>", "how many <it>".
@@ -103,13 +103,22 @@ def asked_for(question: str, drop_keys: set[str]) -> Ask:
         if len(key) < 2 or key in drop_keys or word.lower() in {"i", "ai", "ml"} or ORDINAL.fullmatch(word):
             continue
         specific.append(word)
+    # "Sparse R-CNN" is one name: "Sparse" alone is not asked as well.
+    specific = [w for w in specific if not any(w != other and re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", other)
+                                               for other in specific)]
+    phrase = measurement(question)
+    quoted = tuple(m.group(1).strip() for m in QUOTED.finditer(question))
+    return Ask(number=bool(ASKS_NUMBER.search(question)) or bool(phrase), specific=tuple(dict.fromkeys(specific)),
+               quantity=phrase.strip(), quoted=quoted, parts=parts_of(question))
+
+
+def measurement(question: str) -> str:
+    """The measurement the question asks for ("top-1 accuracy", "PSNR"), or "" when it asks what, not how much."""
     quantity = QUANTITY.search(question)
     phrase = next((g for g in quantity.groups() if g), "") if quantity else ""
     if not (MEASURE.search(phrase) or re.search(r"\b[A-Z]{2,}\b", phrase)):
         phrase = ""  # "what functional form did ...": asks what, not how much
-    quoted = tuple(m.group(1).strip() for m in QUOTED.finditer(question))
-    return Ask(number=bool(ASKS_NUMBER.search(question)) or bool(phrase), specific=tuple(dict.fromkeys(specific)),
-               quantity=phrase.strip(), quoted=quoted, parts=parts_of(question))
+    return phrase
 
 
 # Where one asked thing ends and the next begins: a question mark or semicolon (and an "And ..."
@@ -180,7 +189,12 @@ def make_plan(resolved: Resolved, candidates: Candidates, names: NameIndex,
               papers: dict[str, StoredPaper]) -> Plan:
     """The plan of one turn: its intent, the papers it names, what it asks for, its topic."""
     question = resolved.question
-    named = candidates.named
+    # The measurement asked for names no paper: "what PSNR does ZeroRF reach" is about ZeroRF, even
+    # where another abstract spells out "peak signal-to-noise ratio (PSNR)".
+    measured = {name_key(word) for word in re.split(r"[\s/]+", measurement(question))}
+    by_other_names = {pid for match in names.mentions(question) if match.key not in measured
+                      for pid in match.paper_ids}
+    named = [pid for pid in candidates.named if pid in by_other_names or not measured]
     intent, _ = intent_of(question, len(named), resolved)
     # Naming a paper is not asking for it: its own names are not specifics the answer must state.
     own_keys = set(candidates.name_keys)
