@@ -226,7 +226,7 @@ def test_the_measurement_a_question_asks_for_names_no_paper(question: str, named
     names = NameIndex(NAMED_BY_METRIC)
     mentions = names.mentions(question)
     assert any(m.key == "psnr" for m in names.mentions("What PSNR?"))  # the index does take it for a name
-    candidates = Candidates(question, [], CandidateRetriever.named_ids(mentions, []), [m.key for m in mentions])
+    candidates = Candidates(question, [], CandidateRetriever.named_ids(mentions, []), mentions)
     plan = make_plan(Resolved(question, question), candidates, names, {})
     assert plan.named == named and plan.intent == intent
 

@@ -192,7 +192,7 @@ def make_plan(resolved: Resolved, candidates: Candidates, names: NameIndex,
     # The measurement asked for names no paper: "what PSNR does ZeroRF reach" is about ZeroRF, even
     # where another abstract spells out "peak signal-to-noise ratio (PSNR)".
     measured = {name_key(word) for word in re.split(r"[\s/]+", measurement(question))}
-    by_other_names = {pid for match in names.mentions(question) if match.key not in measured
+    by_other_names = {pid for match in candidates.mentions if match.key not in measured
                       for pid in match.paper_ids}
     named = [pid for pid in candidates.named if pid in by_other_names or not measured]
     intent, _ = intent_of(question, len(named), resolved)

@@ -24,7 +24,11 @@ class Candidates:
     query: str
     hits: list[PaperHit]  # best first; named papers at the front
     named: list[str] = field(default_factory=list)  # ids the question names, in order
-    name_keys: list[str] = field(default_factory=list)  # the names it uses, found once for every stage
+    mentions: list[NameMatch] = field(default_factory=list)  # the names it uses, found once for every stage
+
+    @property
+    def name_keys(self) -> list[str]:
+        return [m.key for m in self.mentions]
 
 
 class CandidateRetriever:
@@ -39,7 +43,7 @@ class CandidateRetriever:
         hits = self.retriever.retrieve(query, top_k or self.pool, mode)
         mentions = self.names().mentions(question)
         named = self.named_ids(mentions, hits) if mode == "hybrid" else []
-        return Candidates(query, self.retriever.promote(hits, named), named, [m.key for m in mentions])
+        return Candidates(query, self.retriever.promote(hits, named), named, mentions)
 
     def for_turn(self, resolved: Resolved, mode: Mode = "hybrid") -> Candidates:
         """The candidates for one turn: by its stand-alone query; for "another paper that ...", also by
