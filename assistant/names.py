@@ -296,11 +296,20 @@ def _read_stamp(handle: IO[str]) -> int:
     return int(stamp["generation"]) if stamp.get("version") == VERSION else -1
 
 
+# "PageRank-style", "LoRA-like", "ViT-based": a name used to describe something else.
+DESCRIPTIVE_SUFFIX = re.compile(r"-(?:style|like|based|type|inspired|esque|driven|flavou?red)$", re.I)
+
+
+def bare_name(word: str) -> str:
+    """The name in a descriptive compound: "PageRank-style" -> "PageRank"; other words unchanged."""
+    return DESCRIPTIVE_SUFFIX.sub("", word)
+
+
 def entities(question: str) -> list[tuple[str, re.Pattern[str]]]:
     """Distinctive names and versioned names ("Llama 3") in a question, each with a pattern that
     finds it in text prepared by `_phrase_text`."""
     found: list[tuple[str, re.Pattern[str]]] = []
-    names = [w for w in name_words(question) if is_distinctive(w)]
+    names = [bare_name(w) for w in name_words(question) if is_distinctive(bare_name(w))]
     for match in VERSIONED_PHRASE.finditer(question):
         words = match.group(1).split()
         if any(w[:1].isupper() for w in words[:-1]) and not any(w in names for w in words):
@@ -314,12 +323,13 @@ def entities(question: str) -> list[tuple[str, re.Pattern[str]]]:
 
 def _phrase_in(corpus: str, name: str) -> bool:
     """Does prepared `corpus` hold `name` as whole words, its parts spaced or joined ("llama 3",
-    "llama3")? Plain substring search, then a word-boundary check: many times faster than a
+    "llama3", "page rank" for "PageRank")? Plain substring search, then a word-boundary check: many times faster than a
     regular expression over a large collection's text."""
     parts = phrase_text(name).split()
     if not parts:
         return False
-    for needle in dict.fromkeys((" ".join(parts), "".join(parts))):
+    camel = phrase_text(re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name))  # "PageRank" is also written "Page Rank"
+    for needle in dict.fromkeys((" ".join(parts), "".join(parts), camel.strip())):
         start = corpus.find(needle)
         while start != -1:
             end = start + len(needle)

@@ -18,7 +18,7 @@ from assistant.answering.plan import asked_for, asking_part, intent_of, make_pla
 from assistant.answering.retrieve import CandidateRetriever, Candidates
 from assistant.answering.types import Resolved
 from assistant.citations import verify
-from assistant.names import NameIndex
+from assistant.names import NameIndex, bare_name
 from assistant.service import PaperChat
 
 SPEECH = {"EchoASR", "StreamCTC", "NoiseGuard"}
@@ -60,6 +60,8 @@ LIST_FORMS = [
     "Are there papers on pruning object detectors?",
     pytest.param("any work on speech recognition?"),
     pytest.param("speech recognition papers?"),
+    "Which LoRA-style fine-tuning methods adapt the rank of each weight matrix?",  # methods as the subject
+    "What pruning approaches keep detection accuracy?",
 ]
 
 
@@ -86,6 +88,7 @@ def test_comparison_forms_with_two_named_papers(question: str) -> None:
     "Is there a paper about pruning object detectors?",
     "Which paper learns per-layer pruning thresholds?",
     "What accuracy does Foo reach on CIFAR-10?",
+    "What methods does Foo combine?",  # the methods inside one paper
     LONG_CONTEXT,
 ])
 def test_singular_forms_are_lookups(question: str) -> None:
@@ -235,3 +238,18 @@ def test_a_name_of_several_words_is_asked_for_as_one() -> None:
     ask = asked_for("What box AP does Sparse R-CNN reach on COCO with a ResNet-50 backbone?", set())
     assert "Sparse R-CNN" in ask.specific and "Sparse" not in ask.specific
     assert {"COCO", "ResNet-50"} <= set(ask.specific) and ask.quantity == "box AP"
+
+
+@pytest.mark.parametrize(("word", "bare"), [("PageRank-style", "PageRank"), ("LoRA-like", "LoRA"),
+                                            ("ViT-based", "ViT"), ("GPT-4", "GPT-4"), ("two-stage", "two-stage")])
+def test_a_descriptive_compound_asks_for_the_name_it_is_built_on(word: str, bare: str) -> None:
+    assert bare_name(word) == bare
+
+
+def test_a_name_written_in_two_words_elsewhere_is_known() -> None:
+    # Zero-TPrune's abstract writes "Weighted Page Rank"; a question says "a PageRank-style algorithm".
+    names = NameIndex([_Paper("ztp", "Zero-TPrune: Token Pruning", "We use a Weighted Page Rank (WPR) algorithm.")])
+    assert names.unknown_names("Which method scores tokens with a PageRank-style algorithm?") == []
+    assert names.unknown_names("Which method scores tokens with a WalkRank-style algorithm?") == ["WalkRank"]
+    ask = asked_for("Which LoRA-style methods adapt the rank?", set())
+    assert "LoRA" in ask.specific and "LoRA-style" not in ask.specific

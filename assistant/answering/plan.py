@@ -17,7 +17,7 @@ import re
 
 from assistant.answering.retrieve import Candidates
 from assistant.answering.types import Ask, Intent, Plan, Resolved
-from assistant.names import NameIndex
+from assistant.names import NameIndex, bare_name
 from assistant.store import StoredPaper
 from assistant.text import QUESTION_BOILERPLATE, content_stems, name_key
 
@@ -37,6 +37,9 @@ EXAMPLE_CLAUSE = re.compile(r"\([^)]*\)|\b(?:e\.g\.|i\.e\.|such as)[^.;:?]*", re
 # A request for several papers: a plural object, or a quantifier over papers.
 PLURAL = re.compile(
     r"\b(?:which|what)\s+(?:other\s+)?(?:papers|works|studies|articles|publications|ones)\b"
+    # "Which LoRA-style methods adapt ...": methods as the subject; not "what methods does X use".
+    r"|\b(?:which|what)\s+(?!two\b|three\b|both\b)(?:[\w-]+\s+){0,3}?(?:methods|approaches|techniques|models|architectures|frameworks|"
+    r"systems|algorithms)\b(?!\s+(?:does|do|did|is|was|has|can|could|would|will)\b)"
     r"|\b(?:list|name|show|give|find)\b[^.?]{0,40}\b(?:papers|works|studies|all|every|everything)\b"
     r"|\b(?:any|all|every|other)\s+(?:the\s+)?(?:\w+\s+){0,2}(?:papers|works|studies)\b"
     r"|\b(?:are|were)\s+there\s+(?:any\s+)?(?:other\s+)?(?:\w+\s+){0,2}(?:papers|works|studies)\b"
@@ -98,7 +101,7 @@ def asked_for(question: str, drop_keys: set[str]) -> Ask:
     specific = []
     asked = EXAMPLE_CLAUSE.sub(" ", question)  # "such as 5x5-digit multiplication" illustrates, it is not asked
     for match in [*SPECIFIC.finditer(asked), *CAPITALIZED.finditer(asked)]:
-        word = match.group(0).removesuffix("'s").strip(".-")
+        word = bare_name(match.group(0).removesuffix("'s").strip(".-"))  # "LoRA-style" asks for LoRA
         key = name_key(word)
         if len(key) < 2 or key in drop_keys or word.lower() in {"i", "ai", "ml"} or ORDINAL.fullmatch(word):
             continue
