@@ -14,7 +14,7 @@ import pytest
 from answering_corpus import indexed_service
 
 from assistant.answer import Answer
-from assistant.answering.plan import asked_for, asking_part, intent_of, make_plan
+from assistant.answering.plan import asked_for, asking_part, intent_of, make_plan, measurement
 from assistant.answering.retrieve import CandidateRetriever, Candidates
 from assistant.answering.types import Resolved
 from assistant.citations import verify
@@ -253,3 +253,16 @@ def test_a_name_written_in_two_words_elsewhere_is_known() -> None:
     assert names.unknown_names("Which method scores tokens with a WalkRank-style algorithm?") == ["WalkRank"]
     ask = asked_for("Which LoRA-style methods adapt the rank?", set())
     assert "LoRA" in ask.specific and "LoRA-style" not in ask.specific
+
+
+@pytest.mark.parametrize(("question", "measured"), [
+    ("How many GPU hours did it take to pretrain the model?", "GPU hours"),  # what is counted, up to the verb
+    ("What Elo rating does the value function reach when playing chess?", "Elo rating"),  # a value reached
+    ("What top-1 accuracy does Foo get on ImageNet?", "top-1 accuracy"),
+    ("How many times faster than Osprey is Kestrel?", "times faster"),
+    ("What functional form did they fit?", ""),  # asks what, not how much
+    ("What architecture does Foo use?", ""),
+    ("What's it called, how many models were evaluated, and which one came out on top?", ""),
+])
+def test_the_measurement_a_question_asks_for(question: str, measured: str) -> None:
+    assert measurement(question) == measured

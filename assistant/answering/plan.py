@@ -83,12 +83,19 @@ QUANTITY = re.compile(
     r"(?:does|do|did|is|are|was|were|can|could|has|have|would)\b"
     r"|\bin terms of (?P<terms>[\w' -]+)"
     r"|\bhow (?:many|much) (?P<how>(?:times )?(?:faster|slower|smaller|larger|fewer|more|less|"
-    r"parameters|params|tokens|layers|gpus|speedup|memory))\b", re.I)
+    r"parameters|params|tokens|layers|gpus|speedup|memory))\b"
+    # "how many GPU hours did it take": what is counted, up to the verb
+    r"|\bhow many (?P<counted>(?:[\w-]+ ){0,2}[\w-]+)(?= (?:does|do|did|is|are|was|were|can|could|has|have|would|"
+    r"will)\b)", re.I)
+# A verb that says the thing asked is a value reached: "what Elo rating does it reach".
+REACHES = re.compile(r"\b(?:reach|reaches|reached|achieve|achieves|achieved|attain|attains|attained|obtain|"
+                     r"obtains|obtained|score|scores|scored)\b", re.I)
 # Words that name a measurement (the quantity must hold one, or a metric's acronym such as "FID").
 MEASURE = re.compile(
     r"\b(?:accurac\w*|scores?|error|rates?|speed\w*|faster|slower|throughput|latency|size|length|gains?|"
     r"improvements?|reductions?|perplexity|tau|correlation|percentage|fraction|share|ratio|parameters|params|"
-    r"memory|flops|cost|time|compute|number|count|efficiency|precision|recall|top-?\d|times|bleu|rouge|auc)\b",
+    r"memory|flops|cost|time|compute|number|count|efficiency|precision|recall|top-?\d|times|bleu|rouge|auc|"
+    r"hours?|days?|epochs?|steps?|ratings?)\b",
     re.I)
 QUOTED = re.compile(r"(?<!\w)['\"‘“]([^'\"’”]{3,60})['\"’”](?!\w)")
 
@@ -119,7 +126,9 @@ def measurement(question: str) -> str:
     """The measurement the question asks for ("top-1 accuracy", "PSNR"), or "" when it asks what, not how much."""
     quantity = QUANTITY.search(question)
     phrase = next((g for g in quantity.groups() if g), "") if quantity else ""
-    if not (MEASURE.search(phrase) or re.search(r"\b[A-Z]{2,}\b", phrase)):
+    # A value reached ("what Elo rating does it reach") is a measurement whatever its noun.
+    reached = bool(quantity and quantity.group("what") and REACHES.search(question, quantity.end()))
+    if not (MEASURE.search(phrase) or re.search(r"\b[A-Z]{2,}\b", phrase) or reached):
         phrase = ""  # "what functional form did ...": asks what, not how much
     return phrase
 
