@@ -101,6 +101,9 @@ class Settings(BaseSettings):
                                  "answer partial when it carries this share of the question's term weight")
     figure_words_share: float = Field(1 / 3, ge=0, le=1, description="'what top-1 accuracy ...': a sentence "
                                       "with a figure must hold this share of the measurement's term weight")
+    figure_reach: int = Field(12, ge=1, description="... and within this many words of a benchmark or model the "
+                              "part asking for it names ('what mIoU on Cityscapes': '79.7% mIOU on PASCAL VOC, and "
+                              "... Cityscapes' is not a Cityscapes figure)")
     llm_judge_candidates: int = Field(6, ge=1, description="abstracts the LLM judge scores")
     llm_judge_answers: float = Field(7.0, ge=0, le=10, description="LLM score (of 10) for 'states the answer'")
     llm_judge_on_topic: float = Field(4.0, ge=0, le=10, description="LLM score below which a paper is off topic")

@@ -15,12 +15,14 @@ from answering_corpus import TITLES, indexed_service, short
 
 from assistant.answer import Answer
 from assistant.answering import condense
+from assistant.answering.judge import TermDenseJudge, _near_figure
 from assistant.answering.pipeline import ranked
 from assistant.answering.plan import make_plan
 from assistant.answering.retrieve import Candidates
-from assistant.answering.types import Plan
+from assistant.answering.types import Plan, Resolved
 from assistant.chat import Conversation
 from assistant.citations import CITATION, verify
+from assistant.names import NameIndex
 from assistant.service import PaperChat
 
 PRUNED_DETECTORS = {"PruneDet", "SparseNeck", "DistillPrune"}  # pruning AND object detection
@@ -297,3 +299,27 @@ def test_every_answer_kind_cites_verbatim(service: PaperChat, question: str) -> 
     answer = service.ask(question)
     assert answer.status != "refused" and answer.sources
     assert_citations_hold(service, answer)
+
+
+# ---- an asked figure is measured on what the question names ----------------------------------------
+DEEPLAB = ("Our system reaches 79.7% mIOU in the test set of PASCAL VOC-2012, and advances the results on three "
+           "other datasets: PASCAL-Context, PASCAL-Person-Part, and Cityscapes.")
+
+
+@pytest.mark.parametrize(("sentence", "anchor", "near"), [
+    (DEEPLAB, "cityscapes", False),  # a count ("three") is no figure for it, and 79.7 is 17 words away
+    (DEEPLAB, "pascal voc 2012", True),
+    ("RetinaNet+PVT achieves 40.4 AP on the COCO dataset.", "retinanet", True),  # "+" separates words
+    ("On Cityscapes, the lightweight model with only 1.2M parameters reaches 70.4% mIoU.", "cityscapes", True),
+])
+def test_a_figure_counts_for_a_benchmark_only_near_it(sentence: str, anchor: str, near: bool) -> None:
+    assert _near_figure(sentence, [anchor], 12) == near
+
+
+def test_the_figure_is_tied_to_the_names_of_the_part_that_asks_for_it() -> None:
+    question = ("How did the follow-up to the IO-aware attention kernel split the work, and what fraction of A100 "
+                "peak throughput does it reach on Cityscapes?")
+    plan = make_plan(Resolved(question, question), Candidates(question, []), NameIndex([]), {})
+    assert plan.ask.quantity == "fraction of A100 peak throughput"
+    # "IO-aware" describes the paper in another part; A100 is part of the measurement itself.
+    assert TermDenseJudge._anchors(plan, set()) == ["cityscapes"]

@@ -29,7 +29,7 @@ from typing import Protocol
 import numpy as np
 
 from assistant.answering.compose.sentences import RESULT
-from assistant.answering.plan import REQUEST_WORDS
+from assistant.answering.plan import REQUEST_WORDS, measurement
 from assistant.answering.retrieve import CandidateRetriever, Candidates
 from assistant.answering.types import Evidence, Judgement, Plan, SentenceEvidence
 from assistant.keyword import KeywordIndex
@@ -64,6 +64,7 @@ class JudgeSettings:
     related_weight: float
     missing_share: float
     figure_words_share: float
+    figure_reach: int
     chunk_max_words: int
 
     @classmethod
@@ -71,7 +72,7 @@ class JudgeSettings:
         s = settings
         return cls(s.judge_pool, s.judge_coverage_weight, s.list_relative, s.list_max_papers, s.on_topic_similarity,
                    s.weak_similarity, s.weak_coverage, s.min_list_coverage, s.unseen_topic_share, s.related_weight,
-                   s.missing_share, s.figure_words_share, s.chunk_max_words)
+                   s.missing_share, s.figure_words_share, s.figure_reach, s.chunk_max_words)
 
 
 class EvidenceJudge(Protocol):
@@ -194,15 +195,30 @@ class TermDenseJudge:
             lacking = []
         lacking += [f'"{phrase}"' for phrase in plan.ask.quoted if not stated(phrase)]
         quantity = set(content_stems(plan.ask.quantity)) - lacking_stems - own
-        if quantity and not lacking and not self._figure_for(quantity, paper, idf):
+        if quantity and not lacking and not self._figure_for(quantity, paper, idf, self._anchors(plan, own)):
             lacking.append(f"a figure for {plan.ask.quantity}")
         return lacking
 
-    def _figure_for(self, quantity: set[str], paper: StoredPaper, idf: Idf) -> bool:
-        """Does some sentence state a figure together with the measurement's words (a third of their weight)?"""
+    @staticmethod
+    def _anchors(plan: Plan, own: set[str]) -> list[str]:
+        """What the asked figure must be measured on: the benchmarks and models the part of the
+        question that asks for it names ("what mIoU does it get on Cityscapes"), beyond the paper's
+        own names and the measurement itself. Names in other parts describe the paper, not the figure."""
+        asking = next((part for part in plan.ask.parts if plan.ask.quantity and measurement(part) == plan.ask.quantity),
+                      "")
+        measured = {name_key(word) for word in plan.ask.quantity.split()}
+        return [phrase_text(term).strip() for term in plan.ask.specific
+                if term in asking and name_key(term) not in own | measured and phrase_text(term).strip()]
+
+    def _figure_for(self, quantity: set[str], paper: StoredPaper, idf: Idf, anchors: list[str] = ()) -> bool:
+        """Does some sentence state a figure together with the measurement's words (a third of their
+        weight), and, when the question names what it is measured on, within `figure_reach` words of
+        one of those names? "79.7% mIOU on PASCAL VOC, and advances the results on ... Cityscapes" gives no
+        Cityscapes figure."""
         mass = sum(idf(stem) for stem in quantity)
         for sentence in paper.sentences:
-            if not FIGURE.search(sentence):
+            if not FIGURE.search(sentence) or (
+                    anchors and not _near_figure(sentence, anchors, self.settings.figure_reach)):
                 continue
             # A measure is held however the sentence writes it: a share as a percentage ("what fraction
             # of peak": "73% of the maximum"), a gain as a result ("outperforms CoT by 8%"), a speed-up as
@@ -322,6 +338,21 @@ class TermDenseJudge:
         if resolved.is_follow_up:
             return earlier
         return evidence[0] if evidence else None
+
+
+def _near_figure(sentence: str, anchors: list[str], reach: int) -> bool:
+    """Is one of `anchors` (phrase_text form) within `reach` words of a number in the sentence?
+    ("RetinaNet+PVT achieves 40.4 AP": "+" separates words here.)"""
+    words = re.findall(r"[0-9a-z]+", phrase_text(sentence))
+    figures = [i for i, word in enumerate(words) if word.isdigit()]
+    if not figures:
+        return False
+    for anchor in anchors:
+        parts = re.findall(r"[0-9a-z]+", anchor)
+        for i in range(len(words) - len(parts) + 1):
+            if words[i:i + len(parts)] == parts and any(abs(i - f) <= reach for f in figures):
+                return True
+    return False
 
 
 @lru_cache(maxsize=4096)

@@ -89,7 +89,7 @@ QUANTITY = re.compile(
     r"will)\b)", re.I)
 # A verb that says the thing asked is a value reached: "what Elo rating does it reach".
 REACHES = re.compile(r"\b(?:reach|reaches|reached|achieve|achieves|achieved|attain|attains|attained|obtain|"
-                     r"obtains|obtained|score|scores|scored)\b", re.I)
+                     r"obtains|obtained|get|gets|got|score|scores|scored)\b", re.I)
 # Words that name a measurement (the quantity must hold one, or a metric's acronym such as "FID").
 MEASURE = re.compile(
     r"\b(?:accurac\w*|scores?|error|rates?|speed\w*|faster|slower|throughput|latency|size|length|gains?|"
