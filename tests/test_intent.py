@@ -266,3 +266,20 @@ def test_a_name_written_in_two_words_elsewhere_is_known() -> None:
 ])
 def test_the_measurement_a_question_asks_for(question: str, measured: str) -> None:
     assert measurement(question) == measured
+
+
+# ---- a contrast whose other side is described, not named ----------------------------------------------
+def test_a_contrast_with_a_described_paper_compares_the_two(service: PaperChat) -> None:
+    # The other side names nothing a title says; "Quechua" is in EchoASR's abstract only.
+    answer = service.ask("How is NoiseGuard different from the Quechua speech recognizer?")
+    assert answer.kind == "compare" and sorted(cited(answer)) == ["EchoASR", "NoiseGuard"]
+    assert verify(answer.text, answer.sources).ok
+
+
+@pytest.mark.parametrize("question", [
+    "How is NoiseGuard different from prior recognizers?",  # nothing specific on the other side
+    "How is NoiseGuard different from the Klingon speech recognizer?",  # a name no paper holds
+])
+def test_a_contrast_with_nothing_specific_on_the_other_side_stays_a_lookup(service: PaperChat, question: str) -> None:
+    answer = service.ask(question)
+    assert answer.kind != "compare" and "NoiseGuard" in cited(answer)

@@ -207,6 +207,8 @@ def make_plan(resolved: Resolved, candidates: Candidates, names: NameIndex,
     by_other_names = {pid for match in candidates.mentions if match.key not in measured
                       for pid in match.paper_ids}
     named = [pid for pid in candidates.named if pid in by_other_names or not measured]
+    if len(named) == 1 and not resolved.is_follow_up:
+        named += described_other_side(question, named[0], candidates, papers)
     intent, _ = intent_of(question, len(named), resolved)
     # Naming a paper is not asking for it: its own names are not specifics the answer must state.
     own_keys = set(candidates.name_keys)
@@ -216,6 +218,41 @@ def make_plan(resolved: Resolved, candidates: Candidates, names: NameIndex,
             own_keys.add(name_key(papers[pid].title.split(":", 1)[0]))
     return Plan(resolved, intent, named, asked_for(question, own_keys),
                 names.unknown_names(question), compare_count(question, len(named)), topic_of(question))
+
+
+# "How is X different from Y", "X vs. Y", "compare X with Y": a contrast with a side on each hand.
+CONTRAST_SIDES = re.compile(
+    r"^(?P<a>.+?)\b(?:different from|differs? from|vs\.?|versus|compared (?:with|to)|in contrast to)\s(?P<b>.+)$"
+    r"|^(?:.*?\b)?compare (?P<c>.+?) (?:with|to|and|against) (?P<d>.+)$", re.I)
+
+
+def described_other_side(question: str, named: str, candidates: Candidates,
+                         papers: dict[str, StoredPaper]) -> list[str]:
+    """The paper a contrast names by description on its other side ("TIES-Merging different from
+    Fisher merging"): the best-retrieved candidate whose title or abstract holds that side's names
+    ("Fisher"). None when that side names nothing specific ("different from prior work")."""
+    match = CONTRAST_SIDES.search(asking_part(question))
+    if not match:
+        return []
+    sides = [side for side in match.groups() if side]
+    keys = {m.key for m in candidates.mentions if named in m.paper_ids}
+    other = [side for side in sides if not keys & {name_key(w) for w in re.split(r"[\s,;:?!()]+", side)}]
+    if len(other) != 1:
+        return []
+    # Mid-sentence, a capitalized word is a name ("Fisher"), as is anything SPECIFIC finds ("LoRA").
+    terms = {bare_name(m.group(0).removesuffix("'s")) for m in [*SPECIFIC.finditer(other[0]),
+                                                      *re.finditer(r"(?<![\w-])[A-Z][\w+-]*", other[0])]}
+    terms = {t for t in terms if name_key(t) not in keys}
+    if not terms:
+        return []
+
+    def holds(paper: StoredPaper) -> bool:
+        text = f"{paper.title} {paper.abstract}"
+        return all(re.search(rf"(?<![\w-]){re.escape(t)}(?![\w-])", text, re.I) for t in terms)
+
+    found = [hit.paper.id for hit in candidates.hits if hit.paper.id != named and hit.paper.id in papers
+             and holds(papers[hit.paper.id])]
+    return found[:1]
 
 
 def compare_count(question: str, named: int) -> int:
