@@ -126,6 +126,9 @@ def test_judge_reports_the_missing_benchmark_per_paper(service: PaperChat) -> No
 @pytest.mark.parametrize("question, name", [
     ("How many times faster is Kestrel than iterative rewinding?", "Kestrel"),
     ("How much memory does MolFlow use?", "MolFlow"),
+    # "BLEU" is too small a share of this question to count as a missing name; its figure is still asked.
+    ("How does StreamCTC split the incoming audio into chunks for streaming recognition with chunked "
+     "attention, how long does each chunk last, and what BLEU does it score?", "StreamCTC"),
     pytest.param("How many times faster than Osprey is Kestrel?", "Kestrel",
                  marks=pytest.mark.xfail(strict=True, reason="two named papers + 'than' make it a comparison, "
                                          "and a comparison is always 'answered': no check that a figure exists")),

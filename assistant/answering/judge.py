@@ -194,7 +194,9 @@ class TermDenseJudge:
         if sum(idf(stem) for stem in lacking_stems & wanted) / total < self.settings.missing_share:
             lacking = []
         lacking += [f'"{phrase}"' for phrase in plan.ask.quoted if not stated(phrase)]
-        quantity = set(content_stems(plan.ask.quantity)) - lacking_stems - own
+        # A measurement already reported missing as a name ("BLEU") is not asked for twice; one whose
+        # name was too small a share of the question to count still needs its figure.
+        quantity = set(content_stems(plan.ask.quantity)) - (lacking_stems if lacking else set()) - own
         if quantity and not lacking and not self._figure_for(quantity, paper, idf, self._anchors(plan, own)):
             lacking.append(f"a figure for {plan.ask.quantity}")
         return lacking
