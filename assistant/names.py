@@ -27,6 +27,7 @@ COINED_BY_VERB = re.compile(
 VERSIONED_PHRASE = re.compile(r"\b((?:[A-Z][\w\-]*\s){1,3}v?\d+(?:\.\d+)?[A-Za-z]?)\b")
 CAPITALIZED_RUN = re.compile(r"\b([A-Z][\w\-+]*(?:\s+[A-Z][\w\-+]*){1,4})")
 MAX_OWNERS = 2
+QUOTED_PHRASE = re.compile(r"(?<!\w)['\"‘“]([^'\"’”]{3,80})['\"’”](?!\w)")
 MAX_USERS = 3  # papers that may use a coined name before it counts as a term of the field
 TITLE_METHOD = re.compile(r"\b(?:via|with|using|through)\s+((?:[A-Z][\w\-+]*\s?){1,4})")
 VERSION = 2  # of how names are found; a saved index of another version is rebuilt
@@ -246,7 +247,17 @@ class NameIndex:
         plain += self._title_phrases_in(question)
         seen: set[str] = set()
         found: list[NameMatch] = []
-        for candidate in sorted(candidates + plain, key=question.find):
+        quoted: dict[str, list[str]] = {}  # "'To prune, or not to prune'": (a part of) a title, quoted
+        for match in QUOTED_PHRASE.finditer(question):
+            key = name_key(match.group(1))
+            owners = [pid for pid, title in self._title_keys.items() if len(key) >= 8 and key in title]
+            if 0 < len(owners) <= MAX_OWNERS:
+                quoted[match.group(1)] = owners
+        for candidate in sorted(candidates + plain + list(quoted), key=question.find):
+            if candidate in quoted:
+                found.append(NameMatch(name_key(candidate), quoted[candidate]))
+                seen.add(name_key(candidate))
+                continue
             key = name_key(candidate)
             if key in seen or key not in self.names:
                 continue

@@ -283,3 +283,11 @@ def test_a_contrast_with_a_described_paper_compares_the_two(service: PaperChat) 
 def test_a_contrast_with_nothing_specific_on_the_other_side_stays_a_lookup(service: PaperChat, question: str) -> None:
     answer = service.ask(question)
     assert answer.kind != "compare" and "NoiseGuard" in cited(answer)
+
+
+def test_a_quoted_part_of_a_title_names_its_paper(service: PaperChat) -> None:
+    answer = service.ask("Which of EchoASR and the 'speech recognition under background noise' paper uses "
+                         "untranscribed audio, and how does each one cope with its problem?")
+    assert answer.kind == "compare" and sorted(cited(answer)) == ["EchoASR", "NoiseGuard"]
+    assert answer.status == "answered"  # the quoted title is not a phrase the abstracts must contain
+    assert verify(answer.text, answer.sources).ok

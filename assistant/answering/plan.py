@@ -117,7 +117,8 @@ def asked_for(question: str, drop_keys: set[str]) -> Ask:
     specific = [w for w in specific if not any(w != other and re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", other)
                                                for other in specific)]
     phrase = measurement(question)
-    quoted = tuple(m.group(1).strip() for m in QUOTED.finditer(question))
+    # A quoted title names its paper; other quoted phrases must be in the abstract.
+    quoted = tuple(m.group(1).strip() for m in QUOTED.finditer(question) if name_key(m.group(1)) not in drop_keys)
     return Ask(number=bool(ASKS_NUMBER.search(question)) or bool(phrase), specific=tuple(dict.fromkeys(specific)),
                quantity=phrase.strip(), quoted=quoted, parts=parts_of(question))
 
