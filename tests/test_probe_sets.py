@@ -1,0 +1,47 @@
+"""The probe question sets in data/eval/ are well formed: the kinds and counts their README states,
+gold titles that are corpus titles, and a note for every unanswerable."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = sorted((ROOT / "data" / "eval").glob("*.jsonl"))
+TITLES = ROOT.parent / "shared" / "eval" / "corpus_titles.txt"
+
+
+def items(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_both_probe_sets_are_shipped() -> None:
+    assert [p.name for p in SETS] == ["probe.jsonl", "probe2.jsonl"]
+
+
+@pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
+def test_a_probe_set_has_the_five_kinds_and_consistent_gold(path: Path) -> None:
+    rows = items(path)
+    assert Counter(r["type"] for r in rows) == {"lookup": 12, "comparative": 10, "aggregate": 10,
+                                                "multi_turn": 8, "unanswerable": 10}
+    assert len({r["id"] for r in rows}) == len(rows)
+    for row in rows:
+        if row["type"] == "unanswerable":
+            assert row["gold_titles"] == [] and row["notes"], row["id"]
+        elif row["type"] == "multi_turn":
+            assert len(row["turns"]) == len(row["turn_gold_titles"]) >= 2, row["id"]
+            assert row["gold_titles"] == row["turn_gold_titles"][-1], row["id"]
+        else:
+            assert row["question"] and row["gold_titles"], row["id"]
+
+
+@pytest.mark.skipif(not TITLES.exists(), reason="../shared/eval/corpus_titles.txt is not beside the clone")
+@pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
+def test_every_gold_title_is_a_corpus_title(path: Path) -> None:
+    titles = set(TITLES.read_text(encoding="utf-8").splitlines())
+    gold = {t for row in items(path) for t in [*row["gold_titles"], *(t for turn in row.get("turn_gold_titles", [])
+                                                                       for t in turn)]}
+    assert gold and not gold - titles, sorted(gold - titles)[:3]
