@@ -27,7 +27,10 @@ COINED_BY_VERB = re.compile(
 VERSIONED_PHRASE = re.compile(r"\b((?:[A-Z][\w\-]*\s){1,3}v?\d+(?:\.\d+)?[A-Za-z]?)\b")
 CAPITALIZED_RUN = re.compile(r"\b([A-Z][\w\-+]*(?:\s+[A-Z][\w\-+]*){1,4})")
 MAX_OWNERS = 2
-QUOTED_PHRASE = re.compile(r"(?<!\w)['\"‘“]([^'\"’”]{3,80})['\"’”](?!\w)")
+QUOTED = re.compile(r"(?<!\w)['\"‘“]([^'\"’”]{3,80})['\"’”](?!\w)")  # a phrase a question puts in quotes
+# A quoted phrase names a paper when its title holds it and it is this long (as a name key): shorter
+# quotes ("'mix'") are words many titles hold.
+MIN_QUOTED_TITLE = 8
 MAX_USERS = 3  # papers that may use a coined name before it counts as a term of the field
 TITLE_METHOD = re.compile(r"\b(?:via|with|using|through)\s+((?:[A-Z][\w\-+]*\s?){1,4})")
 VERSION = 2  # of how names are found; a saved index of another version is rebuilt
@@ -248,9 +251,11 @@ class NameIndex:
         seen: set[str] = set()
         found: list[NameMatch] = []
         quoted: dict[str, list[str]] = {}  # "'To prune, or not to prune'": (a part of) a title, quoted
-        for match in QUOTED_PHRASE.finditer(question):
+        for match in QUOTED.finditer(question):
             key = name_key(match.group(1))
-            owners = [pid for pid, title in self._title_keys.items() if len(key) >= 8 and key in title]
+            if len(key) < MIN_QUOTED_TITLE:
+                continue
+            owners = [pid for pid, title in self._title_keys.items() if key in title]
             if 0 < len(owners) <= MAX_OWNERS:
                 quoted[match.group(1)] = owners
         for candidate in sorted(candidates + plain + list(quoted), key=question.find):

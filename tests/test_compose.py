@@ -232,6 +232,7 @@ def test_no_sentence_fills_two_cells_of_one_papers_column() -> None:
 
 @pytest.mark.parametrize(("text", "method"), [
     ("A series activation function is then introduced, and an augmented shortcut is used.", True),
+    ("The standard attention is used in most vision models today.", False),  # a use, not this paper's method
     ("PEPSI consists of a single shared encoding network and two parallel decoding paths.", True),
     ("We propose a new sampler.", True),
     ("Large language models grow in size and data.", False),

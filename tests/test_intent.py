@@ -14,7 +14,7 @@ import pytest
 from answering_corpus import indexed_service
 
 from assistant.answer import Answer
-from assistant.answering.plan import asked_for, asking_part, intent_of, make_plan, measurement
+from assistant.answering.plan import asked_for, asking_part, intent_of, make_plan, measured_names, measurement
 from assistant.answering.retrieve import CandidateRetriever, Candidates
 from assistant.answering.types import Resolved
 from assistant.citations import verify
@@ -89,6 +89,7 @@ def test_comparison_forms_with_two_named_papers(question: str) -> None:
     "Which paper learns per-layer pruning thresholds?",
     "What accuracy does Foo reach on CIFAR-10?",
     "What methods does Foo combine?",  # the methods inside one paper
+    "What models are evaluated in the Foo paper?",
     LONG_CONTEXT,
 ])
 def test_singular_forms_are_lookups(question: str) -> None:
@@ -263,6 +264,8 @@ def test_a_name_written_in_two_words_elsewhere_is_known() -> None:
     ("What functional form did they fit?", ""),  # asks what, not how much
     ("What architecture does Foo use?", ""),
     ("What's it called, how many models were evaluated, and which one came out on top?", ""),
+    ("What architecture does Foo use to achieve 80% accuracy?", ""),  # the clause's verb is "use"
+    ("What does EchoASR do to get its word error rate down?", ""),  # "does EchoASR" is no measurement
 ])
 def test_the_measurement_a_question_asks_for(question: str, measured: str) -> None:
     assert measurement(question) == measured
@@ -282,7 +285,7 @@ def test_a_contrast_with_a_described_paper_compares_the_two(service: PaperChat) 
 ])
 def test_a_contrast_with_nothing_specific_on_the_other_side_stays_a_lookup(service: PaperChat, question: str) -> None:
     answer = service.ask(question)
-    assert answer.kind != "compare" and "NoiseGuard" in cited(answer)
+    assert answer.kind == "lookup" and cited(answer) == ["NoiseGuard"]
 
 
 def test_a_quoted_part_of_a_title_names_its_paper(service: PaperChat) -> None:
@@ -291,3 +294,22 @@ def test_a_quoted_part_of_a_title_names_its_paper(service: PaperChat) -> None:
     assert answer.kind == "compare" and sorted(cited(answer)) == ["EchoASR", "NoiseGuard"]
     assert answer.status == "answered"  # the quoted title is not a phrase the abstracts must contain
     assert verify(answer.text, answer.sources).ok
+
+
+def test_a_choice_between_two_named_models_is_a_comparison_not_a_list() -> None:
+    assert form("Which of the two models performs better, Foo or Bar?", named=2) == "compare"
+
+
+@pytest.mark.parametrize(("phrase", "names"), [
+    ("speedup over Osprey", {"speedup"}), ("PSNR and SSIM", {"psnr", "ssim"}),
+    ("fraction of A100 peak throughput", {"fraction"}), ("", set()),
+])
+def test_the_measurement_names_only_itself(phrase: str, names: set[str]) -> None:
+    # What a measurement is of ("over Osprey") may name a paper; the measurement ("PSNR") does not.
+    assert measured_names(phrase) - {"and"} == names
+
+
+def test_a_question_word_is_not_part_of_a_name() -> None:
+    ask = asked_for("Is YOLO-V3 faster than Video-VAE? What R-CNN variant does Foo use?", set())
+    assert {"YOLO-V3", "Video-VAE", "R-CNN"} <= set(ask.specific)
+    assert not any(word.startswith(("Is ", "What ")) for word in ask.specific)

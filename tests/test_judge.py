@@ -312,6 +312,7 @@ DEEPLAB = ("Our system reaches 79.7% mIOU in the test set of PASCAL VOC-2012, an
 @pytest.mark.parametrize(("sentence", "anchor", "near"), [
     (DEEPLAB, "cityscapes", False),  # a count ("three") is no figure for it, and 79.7 is 17 words away
     (DEEPLAB, "pascal voc 2012", True),
+    ("Results on CIFAR-100 improve over the baseline.", "cifar 100", False),  # a name's digits are no figure
     ("RetinaNet+PVT achieves 40.4 AP on the COCO dataset.", "retinanet", True),  # "+" separates words
     ("On Cityscapes, the lightweight model with only 1.2M parameters reaches 70.4% mIoU.", "cityscapes", True),
 ])
@@ -324,5 +325,5 @@ def test_the_figure_is_tied_to_the_names_of_the_part_that_asks_for_it() -> None:
                 "peak throughput does it reach on Cityscapes?")
     plan = make_plan(Resolved(question, question), Candidates(question, []), NameIndex([]), {})
     assert plan.ask.quantity == "fraction of A100 peak throughput"
-    # "IO-aware" describes the paper in another part; A100 is part of the measurement itself.
-    assert TermDenseJudge._anchors(plan, set()) == ["cityscapes"]
+    # "IO-aware" describes the paper in another part; the fraction is measured "of A100" and "on Cityscapes".
+    assert TermDenseJudge._anchors(plan, set()) == ["a100", "cityscapes"]

@@ -21,7 +21,7 @@ dev2.jsonl (docs/answering.md has both tables).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
@@ -29,7 +29,7 @@ from typing import Protocol
 import numpy as np
 
 from assistant.answering.compose.sentences import RESULT
-from assistant.answering.plan import REQUEST_WORDS, measurement
+from assistant.answering.plan import REQUEST_WORDS, measured_names
 from assistant.answering.retrieve import CandidateRetriever, Candidates
 from assistant.answering.types import Evidence, Judgement, Plan, SentenceEvidence
 from assistant.keyword import KeywordIndex
@@ -194,9 +194,9 @@ class TermDenseJudge:
         if sum(idf(stem) for stem in lacking_stems & wanted) / total < self.settings.missing_share:
             lacking = []
         lacking += [f'"{phrase}"' for phrase in plan.ask.quoted if not stated(phrase)]
-        # A measurement already reported missing as a name ("BLEU") is not asked for twice; one whose
-        # name was too small a share of the question to count still needs its figure.
-        quantity = set(content_stems(plan.ask.quantity)) - (lacking_stems if lacking else set()) - own
+        # Checked only when nothing else is missing; a measurement whose name ("BLEU") was too small a
+        # share of the question to count as missing still needs its figure.
+        quantity = set(content_stems(plan.ask.quantity)) - own
         if quantity and not lacking and not self._figure_for(quantity, paper, idf, self._anchors(plan, own)):
             lacking.append(f"a figure for {plan.ask.quantity}")
         return lacking
@@ -206,13 +206,11 @@ class TermDenseJudge:
         """What the asked figure must be measured on: the benchmarks and models the part of the
         question that asks for it names ("what mIoU does it get on Cityscapes"), beyond the paper's
         own names and the measurement itself. Names in other parts describe the paper, not the figure."""
-        asking = next((part for part in plan.ask.parts if plan.ask.quantity and measurement(part) == plan.ask.quantity),
-                      "")
-        measured = {name_key(word) for word in plan.ask.quantity.split()}
+        measured = measured_names(plan.ask.quantity)
         return [phrase_text(term).strip() for term in plan.ask.specific
-                if term in asking and name_key(term) not in own | measured and phrase_text(term).strip()]
+                if term in plan.ask.measured_in and name_key(term) not in own | measured and phrase_text(term).strip()]
 
-    def _figure_for(self, quantity: set[str], paper: StoredPaper, idf: Idf, anchors: list[str] = ()) -> bool:
+    def _figure_for(self, quantity: set[str], paper: StoredPaper, idf: Idf, anchors: Sequence[str] = ()) -> bool:
         """Does some sentence state a figure together with the measurement's words (a third of their
         weight), and, when the question names what it is measured on, within `figure_reach` words of
         one of those names? "79.7% mIOU on PASCAL VOC, and advances the results on ... Cityscapes" gives no
@@ -342,17 +340,23 @@ class TermDenseJudge:
         return evidence[0] if evidence else None
 
 
-def _near_figure(sentence: str, anchors: list[str], reach: int) -> bool:
-    """Is one of `anchors` (phrase_text form) within `reach` words of a number in the sentence?
+def _near_figure(sentence: str, anchors: Sequence[str], reach: int) -> bool:
+    """Is one of `anchors` (phrase_text form) within `reach` words of a number in the sentence? A
+    number is a FIGURE written in digits: the digits of names ("CIFAR-100", "ResNet-50") are not.
     ("RetinaNet+PVT achieves 40.4 AP": "+" separates words here.)"""
-    words = re.findall(r"[0-9a-z]+", phrase_text(sentence))
-    figures = [i for i, word in enumerate(words) if word.isdigit()]
+    tokens: list[tuple[int, str]] = []  # (word number, folded token)
+    figures: set[int] = set()
+    for number, word in enumerate(sentence.split()):
+        tokens += [(number, token) for token in re.findall(r"[0-9a-z]+", phrase_text(word))]
+        if any(match.group(0)[:1].isdigit() for match in FIGURE.finditer(word)):
+            figures.add(number)
     if not figures:
         return False
+    folded = [token for _, token in tokens]
     for anchor in anchors:
         parts = re.findall(r"[0-9a-z]+", anchor)
-        for i in range(len(words) - len(parts) + 1):
-            if words[i:i + len(parts)] == parts and any(abs(i - f) <= reach for f in figures):
+        for i in range(len(folded) - len(parts) + 1):
+            if parts and folded[i:i + len(parts)] == parts and any(abs(tokens[i][0] - f) <= reach for f in figures):
                 return True
     return False
 

@@ -17,7 +17,7 @@ import re
 
 from assistant.answering.retrieve import Candidates
 from assistant.answering.types import Ask, Intent, Plan, Resolved
-from assistant.names import NameIndex, bare_name
+from assistant.names import QUOTED, NameIndex, bare_name
 from assistant.store import StoredPaper
 from assistant.text import QUESTION_BOILERPLATE, content_stems, name_key
 
@@ -38,8 +38,10 @@ EXAMPLE_CLAUSE = re.compile(r"\([^)]*\)|\b(?:e\.g\.|i\.e\.|such as)[^.;:?]*", re
 PLURAL = re.compile(
     r"\b(?:which|what)\s+(?:other\s+)?(?:papers|works|studies|articles|publications|ones)\b"
     # "Which LoRA-style methods adapt ...": methods as the subject; not "what methods does X use".
-    r"|\b(?:which|what)\s+(?!two\b|three\b|both\b)(?:[\w-]+\s+){0,3}?(?:methods|approaches|techniques|models|architectures|frameworks|"
-    r"systems|algorithms)\b(?!\s+(?:does|do|did|is|was|has|can|could|would|will)\b)"
+    # (nor "which of the two models ...", a choice, nor "what models are evaluated in X", one paper's).
+    r"|\b(?:which|what)\s+(?!(?:two|three|both|of)\b)(?:[\w-]+\s+){0,3}?(?:methods|approaches|techniques|models|"
+    r"architectures|frameworks|systems|algorithms)\b"
+    r"(?!\s+(?:does|do|did|is|are|was|were|has|have|had|can|could|would|will)\b)"
     r"|\b(?:list|name|show|give|find)\b[^.?]{0,40}\b(?:papers|works|studies|all|every|everything)\b"
     r"|\b(?:any|all|every|other)\s+(?:the\s+)?(?:\w+\s+){0,2}(?:papers|works|studies)\b"
     r"|\b(?:are|were)\s+there\s+(?:any\s+)?(?:other\s+)?(?:\w+\s+){0,2}(?:papers|works|studies)\b"
@@ -74,12 +76,14 @@ ASKS_NUMBER = re.compile(
 # A metric, benchmark or model named in the question: a token with a digit, an inner capital, an
 # all-caps acronym, or a capitalized word inside the sentence ("ImageNet", "mIoU", "WER", "Quechua").
 SPECIFIC = re.compile(r"(?<![\w-])(?:[A-Za-z]+[-']?\d[\w.-]*|\d+[A-Za-z][\w-]*|[a-z]+[A-Z][\w-]*|[A-Z][a-z]*[A-Z][\w-]*"
-                      r"|(?:[A-Z][a-z]+ )?[A-Z]+-[A-Z][\w-]*|[A-Z]{2,}s?)(?![\w-])")
+                      r"|(?:(?!(?:Is|Are|Was|Were|What|Which|How|Does|Do|Did|Can|Could|Why|When|Where|Who)\b)"
+                      r"[A-Z][a-z]+ )?[A-Z]+-[A-Z][\w-]*|[A-Z][a-z]+-[A-Z]{2,}[\w-]*|[A-Z]{2,}s?)(?![\w-])")
 ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)", re.I)
-CAPITALIZED = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}(?:'s)?\b")
+CAPITALIZED = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}(?:'s)?\b(?!-)")  # "Step" of "Step-Video-T2V" is no name
 # The measurement a question asks for: "what <it> does X get", "in terms of <it>", "how many <it>".
 QUANTITY = re.compile(
-    r"\bwhat (?:exact |is the |are the |was the |were the )?(?P<what>(?:[\w'^-]+ ){0,5}?[\w'^-]+) "
+    r"\bwhat (?:exact |is the |are the |was the |were the )?"
+    r"(?P<what>(?!(?:does|do|did|is|are|was|were|can|could|has|have|would)\b)(?:[\w'^-]+ ){0,5}?[\w'^-]+) "
     r"(?:does|do|did|is|are|was|were|can|could|has|have|would)\b"
     r"|\bin terms of (?P<terms>[\w' -]+)"
     r"|\bhow (?:many|much) (?P<how>(?:times )?(?:faster|slower|smaller|larger|fewer|more|less|"
@@ -97,13 +101,13 @@ MEASURE = re.compile(
     r"memory|flops|cost|time|compute|number|count|efficiency|precision|recall|top-?\d|times|bleu|rouge|auc|"
     r"hours?|days?|epochs?|steps?|ratings?)\b",
     re.I)
-QUOTED = re.compile(r"(?<!\w)['\"‘“]([^'\"’”]{3,60})['\"’”](?!\w)")
 
 
-def asked_for(question: str, drop_keys: set[str]) -> Ask:
+def asked_for(question: str, drop_keys: set[str], phrase: str | None = None) -> Ask:
     """A number, and the specifics (benchmarks, metrics, models) the answer must state literally.
 
     `drop_keys` are name keys of the papers the question names: naming the paper is not asking for it.
+    `phrase` is the question's `measurement`, when the caller has it already.
     """
     specific = []
     asked = EXAMPLE_CLAUSE.sub(" ", question)  # "such as 5x5-digit multiplication" illustrates, it is not asked
@@ -116,22 +120,43 @@ def asked_for(question: str, drop_keys: set[str]) -> Ask:
     # "Sparse R-CNN" is one name: "Sparse" alone is not asked as well.
     specific = [w for w in specific if not any(w != other and re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", other)
                                                for other in specific)]
-    phrase = measurement(question)
+    phrase = measurement(question) if phrase is None else phrase
     # A quoted title names its paper; other quoted phrases must be in the abstract.
     quoted = tuple(m.group(1).strip() for m in QUOTED.finditer(question) if name_key(m.group(1)) not in drop_keys)
     return Ask(number=bool(ASKS_NUMBER.search(question)) or bool(phrase), specific=tuple(dict.fromkeys(specific)),
-               quantity=phrase.strip(), quoted=quoted, parts=parts_of(question))
+               quantity=phrase.strip(), quoted=quoted, parts=parts_of(question),
+               measured_in=asking_part_of(question, phrase))
+
+
+# Where the clause of "what X does Y <verb>" ends: its verb is before this.
+CLAUSE_END = re.compile(r"[,;:?!.]|\s(?:to|and|so|while|but|because)\s", re.I)
+# What a measurement is of, after its name: "speedup over Osprey", "fraction of A100 peak throughput".
+MEASURED_OF = re.compile(r"\s(?:over|of|on|for|with|against|than|versus|vs|compared|relative|in|at|from)\b.*", re.I)
 
 
 def measurement(question: str) -> str:
     """The measurement the question asks for ("top-1 accuracy", "PSNR"), or "" when it asks what, not how much."""
     quantity = QUANTITY.search(question)
     phrase = next((g for g in quantity.groups() if g), "") if quantity else ""
-    # A value reached ("what Elo rating does it reach") is a measurement whatever its noun.
-    reached = bool(quantity and quantity.group("what") and REACHES.search(question, quantity.end()))
+    # A value reached ("what Elo rating does it reach") is a measurement whatever its noun; the verb
+    # must be that clause's ("what architecture does it use to achieve ..." asks what, not how much).
+    clause = question[quantity.end():] if quantity else ""
+    end = CLAUSE_END.search(clause)
+    reached = bool(quantity and quantity.group("what") and REACHES.search(clause[: end.start() if end else None]))
     if not (MEASURE.search(phrase) or re.search(r"\b[A-Z]{2,}\b", phrase) or reached):
         phrase = ""  # "what functional form did ...": asks what, not how much
     return phrase
+
+
+def measured_names(phrase: str) -> set[str]:
+    """Name keys of the measurement itself ("PSNR and SSIM" -> psnr, ssim), not of what it is of
+    ("speedup over Osprey" -> speedup): the latter may name a paper."""
+    return {key for word in re.split(r"[\s/]+", MEASURED_OF.sub("", phrase)) if (key := name_key(word))}
+
+
+def asking_part_of(question: str, phrase: str) -> str:
+    """The part of the question that asks for the measurement `phrase` ("" when none does)."""
+    return next((part for part in parts_of(question) if phrase and measurement(part) == phrase), "")
 
 
 # Where one asked thing ends and the next begins: a question mark or semicolon (and an "And ..."
@@ -204,7 +229,8 @@ def make_plan(resolved: Resolved, candidates: Candidates, names: NameIndex,
     question = resolved.question
     # The measurement asked for names no paper: "what PSNR does ZeroRF reach" is about ZeroRF, even
     # where another abstract spells out "peak signal-to-noise ratio (PSNR)".
-    measured = {name_key(word) for word in re.split(r"[\s/]+", measurement(question))}
+    phrase = measurement(question)
+    measured = measured_names(phrase)
     by_other_names = {pid for match in candidates.mentions if match.key not in measured
                       for pid in match.paper_ids}
     named = [pid for pid in candidates.named if pid in by_other_names or not measured]
@@ -217,7 +243,7 @@ def make_plan(resolved: Resolved, candidates: Candidates, names: NameIndex,
         own_keys |= names.own_names(pid)
         if pid in papers:
             own_keys.add(name_key(papers[pid].title.split(":", 1)[0]))
-    return Plan(resolved, intent, named, asked_for(question, own_keys),
+    return Plan(resolved, intent, named, asked_for(question, own_keys, phrase),
                 names.unknown_names(question), compare_count(question, len(named)), topic_of(question))
 
 
@@ -237,13 +263,15 @@ def described_other_side(question: str, named: str, candidates: Candidates,
         return []
     sides = [side for side in match.groups() if side]
     keys = {m.key for m in candidates.mentions if named in m.paper_ids}
-    other = [side for side in sides if not keys & {name_key(w) for w in re.split(r"[\s,;:?!()]+", side)}]
+    other = [side for side in sides if not any(key in name_key(side) for key in keys)]  # "Sparse R-CNN" too
     if len(other) != 1:
         return []
-    # Mid-sentence, a capitalized word is a name ("Fisher"), as is anything SPECIFIC finds ("LoRA").
+    # A capitalized word is a name ("Fisher") unless it opens the question ("How"), as is anything
+    # SPECIFIC finds ("LoRA").
+    opening = {name_key(w) for w in question.split()[:1]}
     terms = {bare_name(m.group(0).removesuffix("'s")) for m in [*SPECIFIC.finditer(other[0]),
                                                       *re.finditer(r"(?<![\w-])[A-Z][\w+-]*", other[0])]}
-    terms = {t for t in terms if name_key(t) not in keys}
+    terms = {t for t in terms if name_key(t) not in keys | opening}
     if not terms:
         return []
 

@@ -27,6 +27,7 @@ class Ask:
     # The question's parts, one per thing it asks ("how few params ...", "how fast does it run ..."):
     # an answer gives each part its own best sentence rather than one sentence for the whole.
     parts: tuple[str, ...] = ()
+    measured_in: str = ""  # the part asking for the measurement: what it names is what it is measured on
 
 
 @dataclass

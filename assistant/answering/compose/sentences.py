@@ -19,8 +19,7 @@ METHOD = re.compile(
     r"\b(we (propose|present|introduce|develop|design|build|adopt|construct|describe|leverage|use|employ|explore)|"
     r"this (paper|work) (propose|present|introduce)|in this (paper|work)|our (method|approach|framework|model)|"
     r"called|dubbed|named|consists? of|comprises?|composed of|"
-    r"(is|are) (then |further |also |first )?(introduced|proposed|designed|developed|presented|used|employed|"
-    r"adopted|applied))", re.I)
+    r"(is|are) (then |further |also |first )?(introduced|proposed|designed|developed))", re.I)
 RESULT = re.compile(
     r"\b(outperform|achiev|improv|speed ?up|faster|reduc|state[- ]of[- ]the[- ]art|sota|surpass|"
     r"results? (show|demonstrat)|experiments? (show|demonstrat)|accuracy|gain|boost|match|competitive|up to|attain)",
