@@ -257,7 +257,8 @@ def test_a_name_written_in_two_words_elsewhere_is_known() -> None:
 
 
 @pytest.mark.parametrize(("question", "measured"), [
-    ("How many GPU hours did it take to pretrain the model?", "GPU hours"),  # what is counted, up to the verb
+    ("How many GPU hours did it take to pretrain the model?", "hours"),  # what is counted: the noun before the verb
+    ("How many extra parameters does that add?", "parameters"),
     ("What Elo rating does the value function reach when playing chess?", "Elo rating"),  # a value reached
     ("What top-1 accuracy does Foo get on ImageNet?", "top-1 accuracy"),
     ("How many times faster than Osprey is Kestrel?", "times faster"),

@@ -138,6 +138,8 @@ def measurement(question: str) -> str:
     """The measurement the question asks for ("top-1 accuracy", "PSNR"), or "" when it asks what, not how much."""
     quantity = QUANTITY.search(question)
     phrase = next((g for g in quantity.groups() if g), "") if quantity else ""
+    if quantity and quantity.group("counted"):
+        phrase = phrase.split()[-1]  # what is counted is its noun: "how many extra parameters" counts parameters
     # A value reached ("what Elo rating does it reach") is a measurement whatever its noun; the verb
     # must be that clause's ("what architecture does it use to achieve ..." asks what, not how much).
     clause = question[quantity.end():] if quantity else ""
