@@ -18,15 +18,18 @@ def items(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def test_both_probe_sets_are_shipped() -> None:
-    assert [p.name for p in SETS] == ["probe.jsonl", "probe2.jsonl"]
+COUNTS = {"probe.jsonl": (12, 10, 10, 8, 10), "probe2.jsonl": (12, 10, 10, 8, 10), "probe3.jsonl": (10, 8, 8, 6, 8)}
+
+
+def test_the_three_probe_sets_are_shipped() -> None:
+    assert [p.name for p in SETS] == sorted(COUNTS)
 
 
 @pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
 def test_a_probe_set_has_the_five_kinds_and_consistent_gold(path: Path) -> None:
     rows = items(path)
-    assert Counter(r["type"] for r in rows) == {"lookup": 12, "comparative": 10, "aggregate": 10,
-                                                "multi_turn": 8, "unanswerable": 10}
+    kinds = ("lookup", "comparative", "aggregate", "multi_turn", "unanswerable")
+    assert Counter(r["type"] for r in rows) == dict(zip(kinds, COUNTS[path.name], strict=True))
     assert len({r["id"] for r in rows}) == len(rows)
     for row in rows:
         if row["type"] == "unanswerable":
