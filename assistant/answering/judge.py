@@ -207,8 +207,9 @@ class TermDenseJudge:
         question that asks for it names ("what mIoU does it get on Cityscapes"), beyond the paper's
         own names and the measurement itself. Names in other parts describe the paper, not the figure."""
         measured = measured_names(plan.ask.quantity)
-        return [phrase_text(term).strip() for term in plan.ask.specific
-                if term in plan.ask.measured_in and name_key(term) not in own | measured and phrase_text(term).strip()]
+        return [anchor for term in plan.ask.specific
+                if term in plan.ask.measured_in and name_key(term) not in own | measured
+                and (anchor := phrase_text(term).strip())]
 
     def _figure_for(self, quantity: set[str], paper: StoredPaper, idf: Idf, anchors: Sequence[str] = ()) -> bool:
         """Does some sentence state a figure together with the measurement's words (a third of their

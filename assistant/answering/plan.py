@@ -118,14 +118,18 @@ def asked_for(question: str, drop_keys: set[str], phrase: str | None = None) -> 
             continue
         specific.append(word)
     # "Sparse R-CNN" is one name: "Sparse" alone is not asked as well.
-    specific = [w for w in specific if not any(w != other and re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", other)
-                                               for other in specific)]
+    specific = [w for w in specific if not any(w != other and holds_word(other, w) for other in specific)]
     phrase = measurement(question) if phrase is None else phrase
     # A quoted title names its paper; other quoted phrases must be in the abstract.
     quoted = tuple(m.group(1).strip() for m in QUOTED.finditer(question) if name_key(m.group(1)) not in drop_keys)
+    parts = parts_of(question)
     return Ask(number=bool(ASKS_NUMBER.search(question)) or bool(phrase), specific=tuple(dict.fromkeys(specific)),
-               quantity=phrase.strip(), quoted=quoted, parts=parts_of(question),
-               measured_in=asking_part_of(question, phrase))
+               quantity=phrase.strip(), quoted=quoted, parts=parts, measured_in=asking_part_of(parts, phrase))
+
+
+def holds_word(text: str, word: str, flags: int = 0) -> bool:
+    """Does `text` hold `word` as a whole word (not inside "X-word" or "wordy")?"""
+    return bool(re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, flags))
 
 
 # Where the clause of "what X does Y <verb>" ends: its verb is before this.
@@ -156,9 +160,9 @@ def measured_names(phrase: str) -> set[str]:
     return {key for word in re.split(r"[\s/]+", MEASURED_OF.sub("", phrase)) if (key := name_key(word))}
 
 
-def asking_part_of(question: str, phrase: str) -> str:
-    """The part of the question that asks for the measurement `phrase` ("" when none does)."""
-    return next((part for part in parts_of(question) if phrase and measurement(part) == phrase), "")
+def asking_part_of(parts: tuple[str, ...], phrase: str) -> str:
+    """The part (of the question's `parts_of`) that asks for the measurement `phrase` ("" when none does)."""
+    return next((part for part in parts if phrase and measurement(part) == phrase), "")
 
 
 # Where one asked thing ends and the next begins: a question mark or semicolon (and an "And ..."
@@ -279,7 +283,7 @@ def described_other_side(question: str, named: str, candidates: Candidates,
 
     def holds(paper: StoredPaper) -> bool:
         text = f"{paper.title} {paper.abstract}"
-        return all(re.search(rf"(?<![\w-]){re.escape(t)}(?![\w-])", text, re.I) for t in terms)
+        return all(holds_word(text, term, re.I) for term in terms)
 
     found = [hit.paper.id for hit in candidates.hits if hit.paper.id != named and hit.paper.id in papers
              and holds(papers[hit.paper.id])]
