@@ -62,6 +62,10 @@ LIST_FORMS = [
     pytest.param("speech recognition papers?"),
     "Which LoRA-style fine-tuning methods adapt the rank of each weight matrix?",  # methods as the subject
     "What pruning approaches keep detection accuracy?",
+    "Are there any detectors in here whose backbone is pruned?",  # "are there": several, whatever the noun
+    "Were there speech recognizers trained without labels?",
+    "What does the collection have on speech recognition: robustness, streaming or labels?",
+    "what do you have on pruning object detectors",
 ]
 
 
@@ -90,6 +94,8 @@ def test_comparison_forms_with_two_named_papers(question: str) -> None:
     "What accuracy does Foo reach on CIFAR-10?",
     "What methods does Foo combine?",  # the methods inside one paper
     "What models are evaluated in the Foo paper?",
+    "Is there any detector that prunes its own backbone?",  # "is there any": one is asked for
+    "What does Foo have in its decoder?",  # a paper's parts, not the collection's
     LONG_CONTEXT,
 ])
 def test_singular_forms_are_lookups(question: str) -> None:
@@ -121,6 +127,8 @@ def test_summary_forms(question: str) -> None:
     "which papers do speech recognition",
     "list all work on speech recognition",
     "list speech recognition papers",
+    "Are there any speech recognition models in here?",
+    "What does the collection have on speech recognition?",
     pytest.param("any work on speech recognition?"),
     pytest.param("speech recognition papers?"),
 ])

@@ -29,7 +29,7 @@ REQUEST_WORDS = QUESTION_BOILERPLATE | {
     "would", "could", "interested", "kind", "sort", "only", "also", "actually", "really", "exist", "exists",
     "mention", "mentions", "discuss", "discusses", "cover", "covers", "focus", "focuses", "including",
     "something", "thing", "me", "us", "put", "build", "builds", "things", "way", "ways", "idea", "ideas",
-    "question", "questions",
+    "question", "questions", "have", "has", "hold", "holds", "contain", "contains",
 }
 # Illustrations, not conditions: parentheses, "e.g. ...", "i.e. ...", "such as ...".
 EXAMPLE_CLAUSE = re.compile(r"\([^)]*\)|\b(?:e\.g\.|i\.e\.|such as)[^.;:?]*", re.I)
@@ -44,7 +44,11 @@ PLURAL = re.compile(
     r"(?!\s+(?:does|do|did|is|are|was|were|has|have|had|can|could|would|will)\b)"
     r"|\b(?:list|name|show|give|find)\b[^.?]{0,40}\b(?:papers|works|studies|all|every|everything)\b"
     r"|\b(?:any|all|every|other)\s+(?:the\s+)?(?:\w+\s+){0,2}(?:papers|works|studies)\b"
-    r"|\b(?:are|were)\s+there\s+(?:any\s+)?(?:other\s+)?(?:\w+\s+){0,2}(?:papers|works|studies)\b"
+    # "Are there ..." asks whether several exist, whatever the noun ("are there any CNNs whose ...").
+    r"|\b(?:are|were)\s+there\b"
+    # What a collection holds on a topic: "what does the collection have on ...", "what do you have on ...".
+    r"|\bwhat\s+(?:does|do)\s+(?:the\s+|this\s+|your\s+)?(?:collection|corpus|library|you)\s+"
+    r"(?:have|hold|contain|include)\b"
     r"|\b(?:anything|everything|all of it|all work|every paper|everything in)\b"
     r"|\bhow\s+many\s+(?:\w+\s+){0,2}(?:papers|works|studies)\b"
     r"|\brelated[- ]work\b"
