@@ -62,6 +62,7 @@ LIST_FORMS = [
     pytest.param("speech recognition papers?"),
     "Which LoRA-style fine-tuning methods adapt the rank of each weight matrix?",  # methods as the subject
     "What pruning approaches keep detection accuracy?",
+    "Which detection papers report on COCO?",  # a plural object after a word or two
     "Are there any detectors in here whose backbone is pruned?",  # "are there": several, whatever the noun
     "Were there speech recognizers trained without labels?",
     "What does the collection have on speech recognition: robustness, streaming or labels?",

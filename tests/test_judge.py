@@ -327,3 +327,24 @@ def test_the_figure_is_tied_to_the_names_of_the_part_that_asks_for_it() -> None:
     assert plan.ask.quantity == "fraction of A100 peak throughput"
     # "IO-aware" describes the paper in another part; the fraction is measured "of A100" and "on Cityscapes".
     assert TermDenseJudge._anchors(plan, set()) == ["a100", "cityscapes"]
+
+
+COCO = {"PruneDet", "SparseNeck", "DistillPrune", "CenterPoint Sampling", "QueryDETR"}  # every abstract naming COCO
+
+
+@pytest.mark.parametrize("question", ["Which papers use COCO?", "Papers on COCO?"])
+def test_a_list_of_papers_on_a_named_benchmark_keeps_every_paper_stating_it(service: PaperChat, question: str) -> None:
+    """The name carries the topic: every paper stating it belongs, however far its wording is from the
+    question's (by meaning alone, only QueryDETR and CenterPoint Sampling pass), and a paper on the same
+    task that never names it (NightDrive) does not. (The relative cut-off still applies.)"""
+    answer = service.ask(question)
+    assert answer.kind == "list" and answer.status == "answered", answer.text[:200]
+    assert set(cited(answer)) == COCO
+    assert_citations_hold(service, answer)
+
+
+def test_a_name_used_in_passing_does_not_decide_a_list(service: PaperChat) -> None:
+    """"AP" carries little of "pruning detectors without losing AP": the list is still the pruned detectors."""
+    judge = service.pipeline.stages.judge
+    plan, _ = plan_and_candidates(service, "Which papers prune object detectors without losing AP?")
+    assert plan.ask.specific and not judge._names_topic(plan)

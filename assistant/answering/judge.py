@@ -63,6 +63,7 @@ class JudgeSettings:
     unseen_topic_share: float
     related_weight: float
     missing_share: float
+    named_topic_share: float
     figure_words_share: float
     figure_reach: int
     chunk_max_words: int
@@ -72,7 +73,7 @@ class JudgeSettings:
         s = settings
         return cls(s.judge_pool, s.judge_coverage_weight, s.list_relative, s.list_max_papers, s.on_topic_similarity,
                    s.weak_similarity, s.weak_coverage, s.min_list_coverage, s.unseen_topic_share, s.related_weight,
-                   s.missing_share, s.figure_words_share, s.figure_reach, s.chunk_max_words)
+                   s.missing_share, s.named_topic_share, s.figure_words_share, s.figure_reach, s.chunk_max_words)
 
 
 class EvidenceJudge(Protocol):
@@ -174,19 +175,8 @@ class TermDenseJudge:
           measurement's words together with a figure. Numbers that are part of names
           ("NAS-Bench-201", "ResNet-50") are not figures.
         """
-        text = f"{paper.title} {paper.abstract}"
-        folded = f" {phrase_text(text)} "
-        joined = folded.replace(" ", "")
-        keys = {name_key(word) for word in re.split(r"[\s/]+", text)}
-        own = self.names().own_names(paper.id) | {name_key(paper.title.split(":", 1)[0])}
-
-        def stated(term: str) -> bool:
-            phrase = phrase_text(term).strip()
-            key = name_key(term)
-            singular = key[:-1] if key.endswith("s") and len(key) > 3 else key  # "GPUs" is stated by "GPU"
-            return (key in own or key in keys or singular in keys
-                    or bool(phrase and (f" {phrase} " in folded or phrase.replace(" ", "") in joined)))
-
+        own = self._own(paper)
+        stated = self._stated(paper)
         lacking = [term for term in plan.ask.specific if not stated(term)]
         wanted = set(content_stems(plan.question, REQUEST_WORDS)) - own
         total = sum(idf(stem) for stem in wanted) or 1.0
@@ -200,6 +190,27 @@ class TermDenseJudge:
         if quantity and not lacking and not self._figure_for(quantity, paper, idf, self._anchors(plan, own)):
             lacking.append(f"a figure for {plan.ask.quantity}")
         return lacking
+
+    def _own(self, paper: StoredPaper) -> set[str]:
+        return self.names().own_names(paper.id) | {name_key(paper.title.split(":", 1)[0])}
+
+    def _stated(self, paper: StoredPaper) -> Callable[[str], bool]:
+        """Does the paper's title or abstract state a term: one of its own names, the word, its singular
+        ("GPUs" is stated by "GPU"), or the phrase, with or without its spaces ("Page Rank")."""
+        text = f"{paper.title} {paper.abstract}"
+        folded = f" {phrase_text(text)} "
+        joined = folded.replace(" ", "")
+        keys = {name_key(word) for word in re.split(r"[\s/]+", text)}
+        own = self._own(paper)
+
+        def stated(term: str) -> bool:
+            phrase = phrase_text(term).strip()
+            key = name_key(term)
+            singular = key[:-1] if key.endswith("s") and len(key) > 3 else key
+            return (key in own or key in keys or singular in keys
+                    or bool(phrase and (f" {phrase} " in folded or phrase.replace(" ", "") in joined)))
+
+        return stated
 
     @staticmethod
     def _anchors(plan: Plan, own: set[str]) -> list[str]:
@@ -272,14 +283,33 @@ class TermDenseJudge:
 
     def _decide_list(self, plan: Plan, evidence: list[Evidence], foreign: bool) -> Judgement:
         s = self.settings
+        names_topic = self._names_topic(plan)
+
+        def listed(e: Evidence) -> bool:
+            return self.on_topic(e, foreign) or (names_topic and all(map(self._stated(e.paper), plan.ask.specific)))
+
         top = max(evidence, key=lambda e: e.coverage)
-        if foreign or top.coverage < s.min_list_coverage or not self.on_topic(evidence[0]):
-            # The topic's own words occur in no paper, or no candidate holds even a third of them.
+        if foreign or top.coverage < s.min_list_coverage or not listed(evidence[0]):
+            # The topic's own words occur in no paper, no candidate holds even a third of them, or the
+            # best is not about it.
             return Judgement([], "refused", reason="no paper in the collection matches what was asked.",
                              nearest=evidence[:3])
         top = evidence[0]
-        keep = [e for e in evidence if e.relevance >= s.list_relative * top.relevance and self.on_topic(e, foreign)]
+        keep = [e for e in evidence if e.relevance >= s.list_relative * top.relevance and listed(e)]
         return Judgement(keep[: s.list_max_papers], "answered")
+
+    def _names_topic(self, plan: Plan) -> bool:
+        """Do the benchmarks, models or metrics the question names carry `named_topic_share` of its topic's
+        term weight? Then a list is about papers that state those names ("results on the Long Range
+        Arena benchmark"), however far their wording is from the question's; a name used in passing
+        ("LLM" in "make an LLM forget harmful behaviour") carries too little to decide."""
+        if not plan.ask.specific:
+            return False
+        idf = self.keywords().idf
+        wanted = set(content_stems(plan.topic or plan.question, REQUEST_WORDS))
+        named = wanted & set().union(*(set(content_stems(term)) for term in plan.ask.specific))
+        total = sum(idf(stem) for stem in wanted)
+        return bool(total) and sum(idf(stem) for stem in named) / total >= self.settings.named_topic_share
 
     def unseen_share(self, question: str) -> float:
         """Share of the question's term weight carried by words no paper in the collection uses."""

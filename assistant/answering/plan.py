@@ -40,7 +40,7 @@ PLURAL = re.compile(
     # "Which LoRA-style methods adapt ...": methods as the subject; not "what methods does X use".
     # (nor "which of the two models ...", a choice, nor "what models are evaluated in X", one paper's).
     r"|\b(?:which|what)\s+(?!(?:two|three|both|of)\b)(?:[\w-]+\s+){0,3}?(?:methods|approaches|techniques|models|"
-    r"architectures|frameworks|systems|algorithms)\b"
+    r"architectures|frameworks|systems|algorithms|papers|works|studies)\b"
     r"(?!\s+(?:does|do|did|is|are|was|were|has|have|had|can|could|would|will)\b)"
     r"|\b(?:list|name|show|give|find)\b[^.?]{0,40}\b(?:papers|works|studies|all|every|everything)\b"
     r"|\b(?:any|all|every|other)\s+(?:the\s+)?(?:\w+\s+){0,2}(?:papers|works|studies)\b"
