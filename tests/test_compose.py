@@ -258,21 +258,3 @@ def test_a_list_item_quotes_the_sentence_that_gives_the_papers_name() -> None:
     # The judge ranks the lead first, then the COSMO sentence, then the "we propose" sentence.
     text = composer.listing([evidence(smoothing, [0.9, 0.3, 0.5, 0.6, 0.1, 0.1])], book, "1 paper(s) match:")
     assert "(COSMO)" in text and "We propose" not in text and verify(text, book.sources).ok
-
-
-def test_a_list_item_leads_with_what_the_paper_does_not_with_the_topics_background() -> None:
-    deblur = paper("Many Outputs for Deblurring", [
-        "Image deblurring is an ill-posed task with infinitely many feasible solutions.",  # the topic's words
-        "Popular deblurring datasets define the label as one of those solutions.",
-        "We propose a multi-head output architecture that learns the distribution of feasible solutions.",
-        "The code is available at https://example.org/deblur.",
-    ])
-    # The judge ranks the background above the method sentence, by less than the method role's bonus.
-    judged = evidence(deblur, [0.60, 0.55, 0.45, 0.7])
-    listed = answer_sentences(judged, limit=1, budget=90, lead_with_method=True)
-    assert [s.index for s in listed] == [2]
-    # A lookup's lead stays the judge's best sentence (boilerplate aside): it answers the question.
-    assert [s.index for s in answer_sentences(judged, limit=1, budget=90)] == [0]
-    # Far below the background, the method sentence does not lead a list item either.
-    assert [s.index for s in answer_sentences(evidence(deblur, [0.9, 0.55, 0.3, 0.1]), limit=1, budget=90,
-                                              lead_with_method=True)] == [0]

@@ -76,13 +76,8 @@ FACT_ROLE_BONUS = 0.25
 
 
 def answer_sentences(evidence: Evidence, limit: int, budget: int, wants_figure: bool = False,
-                     own_names: frozenset[str] = frozenset(), parts: tuple[Part, ...] = (),
-                     lead_with_method: bool = False) -> list[SentenceEvidence]:
+                     own_names: frozenset[str] = frozenset(), parts: tuple[Part, ...] = ()) -> list[SentenceEvidence]:
     """The sentence that answers best, then what a reader of a direct question needs next, in `budget` words.
-
-    With `lead_with_method` (a paper in a list: the reader asked which papers do something), the lead
-    is what the paper does: the best sentence with FACT_ROLE_BONUS for the method role, so "we propose a
-    multi-head output architecture" leads rather than the topic's background ("deblurring is ill-posed").
 
     After the lead, each while it fits the budget:
     - for each part of a question that asks several things, the sentence that answers that part
@@ -95,7 +90,7 @@ def answer_sentences(evidence: Evidence, limit: int, budget: int, wants_figure: 
     order = ranked(evidence)
     if not order:
         return []
-    chosen = [max(order, key=_method_lead) if lead_with_method else order[0]]
+    chosen = [order[0]]
 
     def fits(sentence: SentenceEvidence) -> bool:
         return (len(chosen) < limit and sentence not in chosen
@@ -131,14 +126,6 @@ def answer_sentences(evidence: Evidence, limit: int, budget: int, wants_figure: 
 
 def _fact_bonus(sentence: SentenceEvidence) -> float:
     return FACT_ROLE_BONUS if roles_of(sentence.index, sentence.text) & {"method", "result"} else 0.0
-
-
-def _method_lead(sentence: SentenceEvidence) -> tuple[bool, float]:
-    """How well a sentence leads a list item: never boilerplate, then score with the method role's bonus.
-    Only the method role: a result role here (chosen on dev.jsonl, checked on dev2 and the probes)
-    did no better, and a list is about what each paper does."""
-    method = "method" in roles_of(sentence.index, sentence.text)
-    return not BOILERPLATE.search(sentence.text), sentence.score + FACT_ROLE_BONUS * method
 
 
 def heading(paper: StoredPaper, n: int) -> str:
@@ -287,7 +274,7 @@ class ExtractiveComposer:
         lines = [intro, ""]
         for position, item in enumerate(evidence, 1):
             chosen = answer_sentences(item, self.list_sentences, self.lookup_words,
-                                      own_names=self.main_name(item.paper), lead_with_method=True)
+                                      own_names=self.main_name(item.paper))
             quoted = " ".join(book.cite(item.paper, s.text) for s in sorted(chosen, key=lambda s: s.index))
             lines.append(f"{position}. **{item.paper.title}** — {quoted}")
         return "\n".join(lines)
@@ -302,8 +289,7 @@ class ExtractiveComposer:
         for heading, items in ordered:
             parts.append(f"### {heading}")
             for item in items:
-                chosen = answer_sentences(item, 2, self.lookup_words, own_names=self.main_name(item.paper),
-                                          lead_with_method=True)
+                chosen = answer_sentences(item, 2, self.lookup_words, own_names=self.main_name(item.paper))
                 quoted = " ".join(book.cite(item.paper, s.text) for s in sorted(chosen, key=lambda s: s.index))
                 parts.append(f"- **{short_name(item.paper.title)}**: {quoted}")
         return "\n\n".join(parts)
