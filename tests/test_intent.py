@@ -80,6 +80,7 @@ def test_list_forms(question: str) -> None:
     "Foo vs Bar: which prunes more weights?",
     "Foo or Bar: which one keeps more accuracy?",
     "Does Foo beat Bar?",
+    "does Foo or 'prune everything everywhere' keep more accuracy?",  # a quoted title's words are not the form
     "How is Foo different from Bar?",
     "Foo versus Bar",
     "compare foo and bar",

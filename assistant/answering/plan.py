@@ -205,6 +205,9 @@ def asking_part(question: str) -> str:
 
 def intent_of(question: str, named: int, resolved: Resolved) -> tuple[Intent, bool]:
     """(intent, plural): the answer kind the question's form asks for."""
+    # A quoted phrase is the words of a title or an abstract, not the question's form: "does DVERGE or
+    # 'ensemble everything everywhere' need ..." asks about two papers, not for everything.
+    question = QUOTED.sub("Q", question)
     plural = bool(PLURAL.search(asking_part(question)))
     if TOPIC_SUMMARY.search(question):
         return "topic_summary", True
