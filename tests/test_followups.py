@@ -186,3 +186,23 @@ def test_which_one_after_a_list_is_about_the_listed_papers(service: PaperChat) -
     listing, after = chat(service, LIST_QUESTION, "Which one is the fastest?")
     assert after.status != "refused"
     assert after.focus and set(after.focus) <= set(listing.focus)
+
+
+def test_the_one_about_a_description_after_a_list_is_the_listed_paper_it_describes(service: PaperChat) -> None:
+    listing, after = chat(service, LIST_QUESTION, "The one about two-stage detectors: how does it win back accuracy?")
+    assert listing.kind == "list" and "DistillPrune" in names(service, listing.focus)
+    assert listing.focus[0] != after.focus[0]  # not simply the first listed paper
+    assert names(service, after.focus) == ["DistillPrune"] and after.status == "answered"
+
+
+def test_an_ordinal_inside_a_compound_points_at_no_paper(service: PaperChat) -> None:
+    """"last-layer", "second-order": adjectives, not "the last one" or "the second one"."""
+    from assistant.answering import condense
+
+    conversation = Conversation()
+    service.ask(LIST_QUESTION, conversation)
+    papers = service.store.catalog.papers()
+    for question in ("What do its last-layer features look like?", "Does it use second-order information?"):
+        assert condense.resolve(question, conversation, papers).referenced == [], question
+    last = conversation.turns[0].answer.focus[-1]
+    assert condense.resolve("And the last one?", conversation, papers).referenced == [last]

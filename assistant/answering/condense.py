@@ -28,7 +28,8 @@ ANOTHER_PAPER = re.compile(
 CONTRAST = re.compile(r"\b(differ|differs|different from|compare|compares|comparison|contrast|versus|vs\.?)\b", re.I)
 ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
             "fifth": 4, "5th": 4, "last": -1, "latter": -1, "former": 0}
-POSITION = re.compile(r"\b(?:the\s+)?(" + "|".join(ORDINALS) + r")\b(?:\s+(?:one|paper|work|method|result|item"
+# Not a compound: "the last-layer features", "second-order methods" point at no paper.
+POSITION = re.compile(r"\b(?:the\s+)?(" + "|".join(ORDINALS) + r")\b(?!-)(?:\s+(?:one|paper|work|method|result|item"
                       r"|entry|of (?:them|those|these)))?", re.I)
 # A turn that carries on the conversation without naming what it is about ("what about memory?").
 FOLLOW_ON = re.compile(r"^\s*(?:and|also|so|then|what about|how about|what happens|what if|same for)\b", re.I)
@@ -85,5 +86,6 @@ def resolve(question: str, conversation: Conversation, papers: dict[str, StoredP
         return Resolved(question, question, earlier=earlier)
     context = referenced or last
     titles = " ".join(papers[pid].title for pid in context if pid in papers)
+    listed = last if len(last) > 1 and not referenced and not other else []
     return Resolved(question, f"{question} {titles}".strip(), is_follow_up=True, wants_other_paper=other,
-                    earlier=earlier, referenced=referenced, compare_with_earlier=contrast)
+                    earlier=earlier, referenced=referenced, compare_with_earlier=contrast, listed=listed)

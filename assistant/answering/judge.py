@@ -347,6 +347,9 @@ class TermDenseJudge:
         by_id = {e.paper.id: e for e in evidence}
         resolved = plan.resolved
         earlier = next((by_id[pid] for pid in resolved.earlier if pid in by_id), None)
+        if resolved.listed:  # "the one about ..." after a list: the listed paper this turn fits best
+            earlier = max((by_id[pid] for pid in resolved.listed if pid in by_id), key=lambda e: e.relevance,
+                          default=earlier)
         if resolved.referenced:
             return by_id.get(resolved.referenced[0])
         if plan.named:

@@ -41,6 +41,9 @@ class Resolved:
     earlier: list[str] = field(default_factory=list)  # paper ids discussed before, most recent first
     referenced: list[str] = field(default_factory=list)  # earlier papers this turn points at ("the second one")
     compare_with_earlier: bool = False  # "how does that compare with X", "how do those two compare"
+    # The papers of the last answer when it listed several and this turn points back at one without a
+    # position ("the one about the data-augmentation trick"): the judge picks among them.
+    listed: list[str] = field(default_factory=list)
 
 
 @dataclass
