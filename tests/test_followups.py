@@ -113,6 +113,12 @@ def test_compare_the_first_and_the_third(service: PaperChat) -> None:
      "Kestrel", "GradPrune"),
     ("What does Kestrel do?", "Is there a different paper that prunes two-stage object detectors?",
      "Kestrel", "DistillPrune"),
+    # The earlier paper named to say how the new one relates to it ("like Kestrel") is not the new one.
+    ("What does Kestrel do?", "Is there another paper that, like Kestrel, prunes image classifiers before training?",
+     "Kestrel", "GradPrune"),
+    ("What word error rate does EchoASR reach on Quechua?",
+     "There's also a speech paper that, unlike EchoASR, transcribes with low latency. How low?",
+     "EchoASR", "StreamCTC"),
 ])
 def test_another_paper_by_description(service: PaperChat, first: str, follow_up: str, earlier: str,
                                       new: str) -> None:

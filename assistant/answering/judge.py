@@ -352,10 +352,13 @@ class TermDenseJudge:
                           default=earlier)
         if resolved.referenced:
             return by_id.get(resolved.referenced[0])
-        if plan.named:
+        # "Another paper that builds a reduced version of DeepLab": a name of a paper discussed before
+        # says what the new one relates to, not which it is.
+        named_ids = [pid for pid in plan.named if not (resolved.wants_other_paper and pid in resolved.earlier)]
+        if named_ids:
             # Of several named papers, the one the rest of the question fits: "Unlike EchoASR, how much
             # does NoiseGuard ...", and a metric one abstract defines ("(PSNR)") names no paper.
-            named = max((by_id[pid] for pid in plan.named if pid in by_id), key=lambda e: e.relevance, default=None)
+            named = max((by_id[pid] for pid in named_ids if pid in by_id), key=lambda e: e.relevance, default=None)
             # "What did it do to the sparse MobileNet-v2?": a name the paper discussed itself uses is a
             # detail of that paper, not a new paper.
             if resolved.is_follow_up and earlier is not None and not resolved.wants_other_paper and named is not None \
