@@ -110,6 +110,15 @@ def test_context_before_the_question_is_not_the_request() -> None:
     assert form("I could not find anything useful about noise. Which papers make recognizers robust?") == "list"
 
 
+@pytest.mark.parametrize("question", [
+    "How much faster than Bar is Foo?", "How much lower is the error rate of Foo than Bar?",
+    "How many more parameters does Foo need than Bar, and why?",
+])
+def test_a_figure_measured_against_another_named_paper_is_a_lookup(question: str) -> None:
+    """Two names and "than" in a question asking how much: one paper's figure, not a comparison."""
+    assert form(question, named=2) == "lookup"
+
+
 @pytest.mark.parametrize("question", ["Summarize Foo", "summarize foo", "Give me a summary of Foo."])
 def test_summary_forms(question: str) -> None:
     assert form(question, named=1) == "summary"
@@ -272,6 +281,7 @@ def test_a_name_written_in_two_words_elsewhere_is_known() -> None:
     ("What Elo rating does the value function reach when playing chess?", "Elo rating"),  # a value reached
     ("What top-1 accuracy does Foo get on ImageNet?", "top-1 accuracy"),
     ("How many times faster than Osprey is Kestrel?", "times faster"),
+    ("How much lower is the character error rate of Foo than Bar on child speech?", "character error rate"),
     ("What functional form did they fit?", ""),  # asks what, not how much
     ("What architecture does Foo use?", ""),
     ("What's it called, how many models were evaluated, and which one came out on top?", ""),

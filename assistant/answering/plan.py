@@ -90,6 +90,9 @@ QUANTITY = re.compile(
     r"(?P<what>(?!(?:does|do|did|is|are|was|were|can|could|has|have|would)\b)(?:[\w'^-]+ ){0,5}?[\w'^-]+) "
     r"(?:does|do|did|is|are|was|were|can|could|has|have|would)\b"
     r"|\bin terms of (?P<terms>[\w' -]+)"
+    # "how much lower is the character error rate of S2-LoRA than ...": the measure compared
+    r"|\bhow much (?:lower|higher|better|worse|smaller|larger|bigger|faster|slower|more|less) (?:is|are|was|were) "
+    r"(?:the |its |their )?(?P<compared>(?:[\w'^-]+ ){0,4}?[\w'^-]+) (?=of|for|on|in|with)\b"
     r"|\bhow (?:many|much) (?P<how>(?:times )?(?:faster|slower|smaller|larger|fewer|more|less|"
     r"parameters|params|tokens|layers|gpus|speedup|memory))\b"
     # "how many GPU hours did it take": what is counted, up to the verb
@@ -215,7 +218,9 @@ def intent_of(question: str, named: int, resolved: Resolved) -> tuple[Intent, bo
         return "list", True
     if resolved.referenced and len(resolved.referenced) >= 2:
         return "compare", False
-    if named >= 2 and COMPARE.search(question):
+    # "How much faster than Osprey is Kestrel?" asks for one paper's figure, measured against the other.
+    against = {word.lower() for word in COMPARE.findall(question)} <= {"than", "and"} and ASKS_NUMBER.search(question)
+    if named >= 2 and COMPARE.search(question) and not against:
         return "compare", False
     if EXPLICIT_COMPARE.search(question) and COUNTED.search(question) and not resolved.is_follow_up:
         return "compare", False  # "compare the two scaling-law studies": the count says how many
