@@ -258,3 +258,17 @@ def test_a_list_item_quotes_the_sentence_that_gives_the_papers_name() -> None:
     # The judge ranks the lead first, then the COSMO sentence, then the "we propose" sentence.
     text = composer.listing([evidence(smoothing, [0.9, 0.3, 0.5, 0.6, 0.1, 0.1])], book, "1 paper(s) match:")
     assert "(COSMO)" in text and "We propose" not in text and verify(text, book.sources).ok
+
+
+def test_in_a_comparison_a_sentence_opening_with_the_papers_name_says_what_the_method_does() -> None:
+    adapter = paper("Compactor: Low-Rank Hypercomplex Adapters", [
+        "In this work, we propose Compactor, an adapter for fine-tuning large language models.",  # lead
+        "Fine-tuning all weights of large models is costly and unstable in low-resource settings.",
+        "Compactor inserts weight matrices computed as sums of Kronecker products of rank-one matrices.",
+        "The code is available at https://example.org/compactor.",
+    ])
+    # The judge ranks the background above the mechanism, which has no "we propose" to give it a role.
+    judged = evidence(adapter, [0.9, 0.5, 0.4, 0.3])
+    own = frozenset({"compactor"})
+    assert [s.index for s in answer_sentences(judged, 2, 90, own_names=own, name_as_subject=True)] == [0, 2]
+    assert [s.index for s in answer_sentences(judged, 2, 90, own_names=own)] == [0, 1]  # a lookup's fill is unchanged

@@ -76,7 +76,8 @@ FACT_ROLE_BONUS = 0.25
 
 
 def answer_sentences(evidence: Evidence, limit: int, budget: int, wants_figure: bool = False,
-                     own_names: frozenset[str] = frozenset(), parts: tuple[Part, ...] = ()) -> list[SentenceEvidence]:
+                     own_names: frozenset[str] = frozenset(), parts: tuple[Part, ...] = (),
+                     name_as_subject: bool = False) -> list[SentenceEvidence]:
     """The sentence that answers best, then what a reader of a direct question needs next, in `budget` words.
 
     After the lead, each while it fits the budget:
@@ -85,7 +86,9 @@ def answer_sentences(evidence: Evidence, limit: int, budget: int, wants_figure: 
     - the sentence that introduces the paper's method (it names it, or "we propose");
     - a sentence with a figure (any, when the question asks for one; else the headline result);
     - then the best remaining sentences, those saying what the method does or achieves before
-      background; never boilerplate ("code is available at").
+      background; never boilerplate ("code is available at"). With `name_as_subject` (a comparison,
+      which asks how each method works), a sentence opening with one of the paper's own names
+      ("Compacter inserts ...", "PCB-Merging employs ...") says what the method does too.
     """
     order = ranked(evidence)
     if not order:
@@ -118,7 +121,11 @@ def answer_sentences(evidence: Evidence, limit: int, budget: int, wants_figure: 
         figure = next((s for s in order if gives_figure(s) and fits(s)), None)
         if figure is not None:
             chosen.append(figure)
-    for sentence in sorted(order, key=lambda s: -(s.score + _fact_bonus(s))):
+    def bonus(sentence: SentenceEvidence) -> float:
+        opens_with_name = name_as_subject and own_names & {name_key(w) for w in sentence.text.split()[:3]}
+        return FACT_ROLE_BONUS if opens_with_name else _fact_bonus(sentence)
+
+    for sentence in sorted(order, key=lambda s: -(s.score + bonus(s))):
         if fits(sentence) and not BOILERPLATE.search(sentence.text):
             chosen.append(sentence)
     return chosen
@@ -218,7 +225,8 @@ class ExtractiveComposer:
         papers = [e.paper for e in evidence]
         numbers = [book.number(p) for p in papers]  # numbered in the order compared, whatever is quoted first
         picked = [answer_sentences(item, self.compare_sentences, self.lookup_words, False,
-                                   frozenset(self.own_names(item.paper.id)), parts) for item in evidence]
+                                   frozenset(self.own_names(item.paper.id)), parts, name_as_subject=True)
+                  for item in evidence]
         cap = self.compare_share * sum(_words(p.abstract) for p in papers)
 
         def measured(paper: StoredPaper, text: str, max_words: int | None) -> str:
