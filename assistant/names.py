@@ -24,7 +24,9 @@ COINED_BY_VERB = re.compile(
     r"\b(?:propose|present|introduce|develop|call|name|dub|term|coin)(?:s|d|ed)?\b[^.;:]{0,80}?"
     r"\b([A-Z][\w+\-^]*[A-Z0-9+][\w+\-^]*|[a-z]+[A-Z][\w+\-]*)"
 )
-VERSIONED_PHRASE = re.compile(r"\b((?:[A-Z][\w\-]*\s){1,3}v?\d+(?:\.\d+)?[A-Za-z]?)\b")
+# "Llama 3", "GPT 4o"; not a question word before a number ("Is 4-bit ...") nor a number in a compound.
+VERSIONED_PHRASE = re.compile(r"\b((?!(?:Is|Are|Was|Were|Does|Do|Did|Can|Could|How|What|Which|Why|When|Where|Who)\s)"
+                              r"(?:[A-Z][\w\-]*\s){1,3}v?\d+(?:\.\d+)?[A-Za-z]?)\b(?!-)")
 CAPITALIZED_RUN = re.compile(r"\b([A-Z][\w\-+]*(?:\s+[A-Z][\w\-+]*){1,4})")
 MAX_OWNERS = 2
 QUOTED = re.compile(r"(?<!\w)['\"‘“]([^'\"’”]{3,80})['\"’”](?!\w)")  # a phrase a question puts in quotes

@@ -334,3 +334,13 @@ def test_a_question_word_is_not_part_of_a_name() -> None:
     ask = asked_for("Is YOLO-V3 faster than Video-VAE? What R-CNN variant does Foo use?", set())
     assert {"YOLO-V3", "Video-VAE", "R-CNN"} <= set(ask.specific)
     assert not any(word.startswith(("Is ", "What ")) for word in ask.specific)
+
+
+@pytest.mark.parametrize(("question", "unknown"), [
+    ("Is 4-bit quantization of a detector basically free?", []),  # a question word and a compound's number
+    ("How much does Llama 3 gain from pruning?", ["Llama 3"]),  # a versioned name no paper uses
+    ("Does GPT 5 prune detectors?", ["GPT 5"]),
+])
+def test_a_versioned_name_is_a_name_and_a_questions_first_word_is_not(question: str, unknown: list[str]) -> None:
+    names = NameIndex([_Paper("pd", "PruneDet: Channel Pruning", "We prune 4-bit detectors on COCO.")])
+    assert names.unknown_names(question) == unknown
