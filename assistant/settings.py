@@ -100,8 +100,8 @@ class Settings(BaseSettings):
     missing_share: float = Field(0.15, ge=0, le=1, description="a benchmark or model the abstract lacks makes the "
                                  "answer partial when it carries this share of the question's term weight")
     named_topic_share: float = Field(0.5, ge=0, le=1, description="a list whose named benchmarks or models carry "
-                                     "this share of its topic's term weight keeps every candidate stating them "
-                                     "(flat from 0.3 to 0.7 on the five sets)")
+                                     "this share of its topic's term weight counts a candidate stating them as on "
+                                     "topic (the relative cut-off still applies; flat from 0.3 to 0.7)")
     figure_words_share: float = Field(1 / 3, ge=0, le=1, description="'what top-1 accuracy ...': a sentence "
                                       "with a figure must hold this share of the measurement's term weight")
     figure_reach: int = Field(12, ge=1, description="... and within this many words of a benchmark or model the "

@@ -176,7 +176,7 @@ class TermDenseJudge:
           ("NAS-Bench-201", "ResNet-50") are not figures.
         """
         own = self._own(paper)
-        stated = self._stated(paper)
+        stated = self._stated(paper, own)
         lacking = [term for term in plan.ask.specific if not stated(term)]
         wanted = set(content_stems(plan.question, REQUEST_WORDS)) - own
         total = sum(idf(stem) for stem in wanted) or 1.0
@@ -194,14 +194,14 @@ class TermDenseJudge:
     def _own(self, paper: StoredPaper) -> set[str]:
         return self.names().own_names(paper.id) | {name_key(paper.title.split(":", 1)[0])}
 
-    def _stated(self, paper: StoredPaper) -> Callable[[str], bool]:
+    def _stated(self, paper: StoredPaper, own: set[str] | None = None) -> Callable[[str], bool]:
         """Does the paper's title or abstract state a term: one of its own names, the word, its singular
         ("GPUs" is stated by "GPU"), or the phrase, with or without its spaces ("Page Rank")."""
         text = f"{paper.title} {paper.abstract}"
         folded = f" {phrase_text(text)} "
         joined = folded.replace(" ", "")
         keys = {name_key(word) for word in re.split(r"[\s/]+", text)}
-        own = self._own(paper)
+        own = self._own(paper) if own is None else own
 
         def stated(term: str) -> bool:
             phrase = phrase_text(term).strip()
