@@ -5,6 +5,8 @@ and comparisons with the papers discussed before. Synthetic collection: tests/da
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from answering_corpus import TITLES, indexed_service, short
 
@@ -212,3 +214,17 @@ def test_an_ordinal_inside_a_compound_points_at_no_paper(service: PaperChat) -> 
         assert condense.resolve(question, conversation, papers).referenced == [], question
     last = conversation.turns[0].answer.focus[-1]
     assert condense.resolve("And the last one?", conversation, papers).referenced == [last]
+
+
+def test_another_paper_is_judged_even_when_the_earlier_title_fills_the_pool(tmp_path: Path) -> None:
+    # The stand-alone query carries the earlier paper's title, which pulls in that paper's neighbours;
+    # the new paper, found by the turn's own words, must still reach the judge when the pool is small.
+    from answering_corpus import CORPUS
+    from conftest import make_settings
+
+    small = PaperChat(make_settings(tmp_path / "data", [CORPUS], candidate_pool=2, judge_pool=2))
+    small.ingest()
+    before, after = chat(small, "What does EchoASR do?",
+                         "Is there another paper that prunes image classifiers at initialization?")
+    assert names(small, before.focus) == ["EchoASR"]
+    assert names(small, after.focus) == ["GradPrune"]

@@ -50,9 +50,16 @@ class CandidateRetriever:
         the turn's own words, since the new paper need not share the earlier papers' titles' words."""
         candidates = self.retrieve(resolved.query, resolved.question, mode)
         if resolved.wants_other_paper:
-            known = {h.paper.id for h in candidates.hits}  # named papers are already there, promoted
+            # Interleaved, not appended: the judge weighs only the head of the list (judge_pool), and the
+            # stand-alone query's hits, pulled toward the earlier paper's neighbours, would fill it.
             own = self.retriever.retrieve(resolved.question, self.pool, mode)
-            candidates.hits += [h for h in own if h.paper.id not in known]
+            named = [h for h in candidates.hits if h.named]  # promoted to the front; they stay there
+            rest = [h for h in candidates.hits if not h.named]
+            interleaved = [h for pair in zip(own, rest, strict=False) for h in pair]
+            merged: dict[str, PaperHit] = {}
+            for hit in [*named, *interleaved, *own, *rest]:
+                merged.setdefault(hit.paper.id, hit)
+            candidates.hits = list(merged.values())
         return candidates
 
     @staticmethod
