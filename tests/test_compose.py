@@ -272,3 +272,14 @@ def test_in_a_comparison_a_sentence_opening_with_the_papers_name_says_what_the_m
     own = frozenset({"compactor"})
     assert [s.index for s in answer_sentences(judged, 2, 90, own_names=own, name_as_subject=True)] == [0, 2]
     assert [s.index for s in answer_sentences(judged, 2, 90, own_names=own)] == [0, 1]  # a lookup's fill is unchanged
+
+
+def test_a_comparison_section_has_its_own_word_budget() -> None:
+    # Three 35-word sentences: a lookup's 90 words hold two, a comparison section's 120 all three.
+    long = [f"Method{k} " + " ".join(f"word{k}x{i}" for i in range(34)) + "." for k in range(3)]
+    pair = [paper("LongA: A", long), paper("LongB: B", [s.replace("Method", "Other") for s in long])]
+    items = [evidence(p, [0.9, 0.8, 0.7]) for p in pair]
+    for words, sentences in ((90, 2), (120, 3)):
+        composer = ExtractiveComposer(4, 90, 3, 2, flat_idf, compare_share=100.0, compare_words=words)
+        text = composer.compare(items, CitationBook())
+        assert text.split("**Side by side**")[0].count("\n- ") == 2 * sentences

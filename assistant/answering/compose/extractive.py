@@ -143,9 +143,10 @@ def heading(paper: StoredPaper, n: int) -> str:
 class ExtractiveComposer:
     def __init__(self, lookup_sentences: int, lookup_words: int, compare_sentences: int, list_sentences: int,
                  idf: Callable[[str], float], own_names: Callable[[str], set[str]] = lambda _: set(),
-                 compare_share: float = 1.0) -> None:
+                 compare_share: float = 1.0, compare_words: int = 120) -> None:
         self.own_names = own_names
         self.compare_share = compare_share
+        self.compare_words = compare_words
         self.lookup_sentences = lookup_sentences
         self.lookup_words = lookup_words
         self.compare_sentences = compare_sentences
@@ -224,7 +225,7 @@ class ExtractiveComposer:
         table, the sections keep their sentences and the table goes instead (and then they shrink)."""
         papers = [e.paper for e in evidence]
         numbers = [book.number(p) for p in papers]  # numbered in the order compared, whatever is quoted first
-        picked = [answer_sentences(item, self.compare_sentences, self.lookup_words, False,
+        picked = [answer_sentences(item, self.compare_sentences, self.compare_words, False,
                                    frozenset(self.own_names(item.paper.id)), parts, name_as_subject=True)
                   for item in evidence]
         cap = self.compare_share * sum(_words(p.abstract) for p in papers)
