@@ -282,6 +282,7 @@ def test_a_name_written_in_two_words_elsewhere_is_known() -> None:
     ("What top-1 accuracy does Foo get on ImageNet?", "top-1 accuracy"),
     ("How many times faster than Osprey is Kestrel?", "times faster"),
     ("How much lower is the character error rate of Foo than Bar on child speech?", "character error rate"),
+    ("How much lower than Bar is Foo's zero-shot accuracy on the medical datasets?", "Foo's zero-shot accuracy"),
     ("What functional form did they fit?", ""),  # asks what, not how much
     ("What architecture does Foo use?", ""),
     ("What's it called, how many models were evaluated, and which one came out on top?", ""),

@@ -15,7 +15,7 @@ from answering_corpus import TITLES, indexed_service, short
 
 from assistant.answer import Answer
 from assistant.answering import condense
-from assistant.answering.judge import TermDenseJudge, _near_figure
+from assistant.answering.judge import TermDenseJudge, _measures, _near_figure
 from assistant.answering.pipeline import ranked
 from assistant.answering.plan import make_plan
 from assistant.answering.retrieve import Candidates
@@ -24,6 +24,7 @@ from assistant.chat import Conversation
 from assistant.citations import CITATION, verify
 from assistant.names import NameIndex
 from assistant.service import PaperChat
+from assistant.text import content_stems
 
 PRUNED_DETECTORS = {"PruneDet", "SparseNeck", "DistillPrune"}  # pruning AND object detection
 PRUNED_CLASSIFIERS = {"GradPrune", "Kestrel", "Osprey"}  # pruning, no detection
@@ -345,3 +346,17 @@ def test_a_name_used_in_passing_does_not_decide_a_list(service: PaperChat) -> No
     judge = service.pipeline.stages.judge
     plan, _ = plan_and_candidates(service, "Which papers prune object detectors without losing AP?")
     assert plan.ask.specific and not judge._names_topic(plan)
+
+
+@pytest.mark.parametrize("sentence, measurement, measures", [
+    ("We evaluate zero-shot generalization across 13 diverse datasets.", "zero-shot accuracy", False),
+    ("NightDrive is a benchmark of 18,000 images recorded after sunset.", "mAP", False),
+    ("We evaluate on twelve language pairs.", "BLEU", False),
+    ("We evaluate zero-shot generalization across 13 diverse datasets.", "datasets", True),  # what it counts
+    ("It reaches 93.8% accuracy on 5 datasets.", "accuracy", True),
+    ("On a Jetson board the pruned detector runs at 41 frames per second.", "speed", True),  # a rate
+    ("Detectors trained on daytime data lose up to 41% of their AP.", "AP", True),
+])
+def test_a_number_that_counts_other_things_is_no_figure_for_the_measurement(sentence: str, measurement: str,
+                                                                            measures: bool) -> None:
+    assert _measures(sentence, set(content_stems(measurement))) is measures

@@ -91,7 +91,8 @@ QUANTITY = re.compile(
     r"(?:does|do|did|is|are|was|were|can|could|has|have|would)\b"
     r"|\bin terms of (?P<terms>[\w' -]+)"
     # "how much lower is the character error rate of S2-LoRA than ...": the measure compared
-    r"|\bhow much (?:lower|higher|better|worse|smaller|larger|bigger|faster|slower|more|less) (?:is|are|was|were) "
+    r"|\bhow much (?:lower|higher|better|worse|smaller|larger|bigger|faster|slower|more|less) "
+    r"(?:than (?:[\w'^-]+ ){0,3}?[\w'^-]+ )?(?:is|are|was|were) "
     r"(?:the |its |their )?(?P<compared>(?:[\w'^-]+ ){0,4}?[\w'^-]+) (?=of|for|on|in|with)\b"
     r"|\bhow (?:many|much) (?P<how>(?:times )?(?:faster|slower|smaller|larger|fewer|more|less|"
     r"parameters|params|tokens|layers|gpus|speedup|memory))\b"
