@@ -283,6 +283,8 @@ def test_a_name_written_in_two_words_elsewhere_is_known() -> None:
     ("How many times faster than Osprey is Kestrel?", "times faster"),
     ("How much lower is the character error rate of Foo than Bar on child speech?", "character error rate"),
     ("How much lower than Bar is Foo's zero-shot accuracy on the medical datasets?", "Foo's zero-shot accuracy"),
+    ("How many GPU hours (and on what cluster) did it take to train?", "hours"),  # past the aside
+    ("How much end-to-end speedup does Foo give on Bar?", "speedup"),  # the measure is its noun
     ("What functional form did they fit?", ""),  # asks what, not how much
     ("What architecture does Foo use?", ""),
     ("What's it called, how many models were evaluated, and which one came out on top?", ""),
@@ -304,6 +306,8 @@ def test_a_contrast_with_a_described_paper_compares_the_two(service: PaperChat) 
 @pytest.mark.parametrize("question", [
     "How is NoiseGuard different from prior recognizers?",  # nothing specific on the other side
     "How is NoiseGuard different from the Klingon speech recognizer?",  # a name no paper holds
+    # An indefinite other side is a kind of model, a baseline: "versus a standard multi-head ViT".
+    "How is NoiseGuard different from a Quechua speech recognizer?",
 ])
 def test_a_contrast_with_nothing_specific_on_the_other_side_stays_a_lookup(service: PaperChat, question: str) -> None:
     answer = service.ask(question)

@@ -94,11 +94,13 @@ QUANTITY = re.compile(
     r"|\bhow much (?:lower|higher|better|worse|smaller|larger|bigger|faster|slower|more|less) "
     r"(?:than (?:[\w'^-]+ ){0,3}?[\w'^-]+ )?(?:is|are|was|were) "
     r"(?:the |its |their )?(?P<compared>(?:[\w'^-]+ ){0,4}?[\w'^-]+) (?=of|for|on|in|with)\b"
-    r"|\bhow (?:many|much) (?P<how>(?:times )?(?:faster|slower|smaller|larger|fewer|more|less|"
+    # "how much end-to-end speedup": the measure is its noun, whatever describes it
+    r"|\bhow (?:many|much) (?:[\w-]+ ){0,2}?(?P<how>(?:times )?(?:faster|slower|smaller|larger|fewer|more|less|"
     r"parameters|params|tokens|layers|gpus|speedup|memory))\b"
     # "how many GPU hours did it take": what is counted, up to the verb
     r"|\bhow many (?P<counted>(?:[\w-]+ ){0,2}[\w-]+)(?= (?:does|do|did|is|are|was|were|can|could|has|have|would|"
     r"will)\b)", re.I)
+ASIDE = re.compile(r"\s*\([^)]*\)")
 # A verb that says the thing asked is a value reached: "what Elo rating does it reach".
 REACHES = re.compile(r"\b(?:reach|reaches|reached|achieve|achieves|achieved|attain|attains|attained|obtain|"
                      r"obtains|obtained|get|gets|got|score|scores|scored)\b", re.I)
@@ -148,6 +150,7 @@ MEASURED_OF = re.compile(r"\s(?:over|of|on|for|with|against|than|versus|vs|compa
 
 def measurement(question: str) -> str:
     """The measurement the question asks for ("top-1 accuracy", "PSNR"), or "" when it asks what, not how much."""
+    question = ASIDE.sub("", question)  # "how many GPU hours (and on what cluster) did it take": an aside
     quantity = QUANTITY.search(question)
     phrase = next((g for g in quantity.groups() if g), "") if quantity else ""
     if quantity and quantity.group("counted"):
@@ -281,6 +284,8 @@ def described_other_side(question: str, named: str, candidates: Candidates,
     if not match:
         return []
     sides = [side for side in match.groups() if side]
+    if re.match(r"\s*an?\b", sides[-1], re.I):
+        return []  # "versus a standard multi-head ViT": a kind of model, a baseline, not one paper
     keys = {m.key for m in candidates.mentions if named in m.paper_ids}
     other = [side for side in sides if not any(key in name_key(side) for key in keys)]  # "Sparse R-CNN" too
     if len(other) != 1:
