@@ -67,6 +67,8 @@ LIST_FORMS = [
     "Were there speech recognizers trained without labels?",
     "What does the collection have on speech recognition: robustness, streaming or labels?",
     "what do you have on pruning object detectors",
+    "how many pre-trained models for speech recognition are in the collection? name them",  # a count of its holdings
+    "How many pruning methods for detectors are here?",
 ]
 
 
@@ -98,6 +100,7 @@ def test_comparison_forms_with_two_named_papers(question: str) -> None:
     "What models are evaluated in the Foo paper?",
     "Is there any detector that prunes its own backbone?",  # "is there any": one is asked for
     "What does Foo have in its decoder?",  # a paper's parts, not the collection's
+    "How many layers are in the Foo model?",  # a count inside one paper
     LONG_CONTEXT,
 ])
 def test_singular_forms_are_lookups(question: str) -> None:

@@ -34,6 +34,8 @@ REQUEST_WORDS = QUESTION_BOILERPLATE | {
 # Illustrations, not conditions: parentheses, "e.g. ...", "i.e. ...", "such as ...".
 EXAMPLE_CLAUSE = re.compile(r"\([^)]*\)|\b(?:e\.g\.|i\.e\.|such as)[^.;:?]*", re.I)
 
+# "How many pre-trained models for forecasting are in the collection?": a count of what it holds.
+HOW_MANY_HELD = r"\bhow\s+many\b[^?]*\b(?:are|were)\s+(?:here|in\s+(?:the|this|your)\s+(?:collection|corpus|library))\b"
 # A request for several papers: a plural object, or a quantifier over papers.
 PLURAL = re.compile(
     r"\b(?:which|what)\s+(?:other\s+)?(?:papers|works|studies|articles|publications|ones)\b"
@@ -51,12 +53,13 @@ PLURAL = re.compile(
     r"(?:have|hold|contain|include)\b"
     r"|\b(?:anything|everything|all of it|all work|every paper|everything in)\b"
     r"|\bhow\s+many\s+(?:\w+\s+){0,2}(?:papers|works|studies)\b"
+    rf"|{HOW_MANY_HELD}"
     r"|\brelated[- ]work\b"
     r"|\bany (?:work|research|literature)\b|\b(?:papers|works|studies)\s*[?.!]?\s*$"
     r"|\bpapers\s+(?:that|which|about|on|here|in)\b",
     re.I,
 )
-COUNT = re.compile(r"\bhow\s+many\s+(?:\w+\s+){0,2}(?:papers|works|studies)\b", re.I)
+COUNT = re.compile(rf"\bhow\s+many\s+(?:\w+\s+){{0,2}}(?:papers|works|studies)\b|{HOW_MANY_HELD}", re.I)
 TOPIC_SUMMARY = re.compile(
     r"\b(?:summari[sz]e|overview of|survey)\b.*\b(?:collection|papers|literature|research|work|works|studies)\b"
     r"|\bwhat does the (?:collection|corpus) say about\b",
