@@ -360,3 +360,24 @@ def test_a_name_used_in_passing_does_not_decide_a_list(service: PaperChat) -> No
 def test_a_number_that_counts_other_things_is_no_figure_for_the_measurement(sentence: str, measurement: str,
                                                                             measures: bool) -> None:
     assert _measures(sentence, set(content_stems(measurement))) is measures
+
+
+@pytest.mark.parametrize("similarity, status", [(None, "answered"), (0.40, "refused")])
+def test_a_list_close_in_meaning_is_not_refused_for_holding_few_of_the_questions_words(
+        service: PaperChat, similarity: float | None, status: str) -> None:
+    # A long question explains itself in words the abstracts need not use, so no candidate holds
+    # min_list_coverage of them; its best candidate, close in meaning, still makes it answerable.
+    # Without that closeness (0.40 < on_topic_similarity) the low coverage refuses it.
+    judge = service.pipeline.stages.judge
+    plan, candidates = plan_and_candidates(service, "Which papers prune object detectors?")
+    evidence = judge.weigh(plan, candidates)
+    settings = judge.settings
+    assert judge.similarity(evidence[0]) >= settings.on_topic_similarity
+    for item in evidence:
+        meaning = judge.similarity(item) if similarity is None else similarity
+        item.coverage = min(item.coverage, (settings.weak_coverage + settings.min_list_coverage) / 2)
+        item.relevance = meaning + settings.coverage_weight * item.coverage
+    judgement = judge.decide(plan, evidence)
+    assert judgement.status == status
+    if status == "answered":
+        assert {short(e.paper.title) for e in judgement.chosen} >= {short(evidence[0].paper.title)}

@@ -248,6 +248,10 @@ class TermDenseJudge:
         return False
 
     # ---- decisions ---------------------------------------------------------------------------
+    def similarity(self, evidence: Evidence) -> float:
+        """The paper's closeness in meaning alone: its best chunk's similarity to the question."""
+        return evidence.relevance - self.settings.coverage_weight * evidence.coverage
+
     def on_topic(self, evidence: Evidence, foreign: bool = False) -> bool:
         """Is the paper about the question at all, or only the nearest thing in the collection?
 
@@ -257,7 +261,7 @@ class TermDenseJudge:
         can only be matched by meaning.
         """
         s = self.settings
-        best = evidence.relevance - s.coverage_weight * evidence.coverage
+        best = self.similarity(evidence)
         return best >= s.on_topic_similarity or (best >= s.weak_similarity and (
             evidence.coverage >= s.weak_coverage or foreign))
 
@@ -289,9 +293,13 @@ class TermDenseJudge:
             return self.on_topic(e, foreign) or (names_topic and all(map(self._stated(e.paper), plan.ask.specific)))
 
         top = max(evidence, key=lambda e: e.coverage)
-        if foreign or top.coverage < s.min_list_coverage or not listed(evidence[0]):
-            # The topic's own words occur in no paper, no candidate holds even a third of them, or the
-            # best is not about it.
+        # Few of the topic's words held is a reason to refuse only when meaning does not make up for it:
+        # a long question explains itself ("because neighbouring layers behave alike") in words the
+        # abstracts need not use.
+        close = self.similarity(evidence[0]) >= s.on_topic_similarity
+        if foreign or (top.coverage < s.min_list_coverage and not close) or not listed(evidence[0]):
+            # The topic's own words occur in no paper, no candidate holds even a third of them (and the
+            # best is not close in meaning), or the best is not about it.
             return Judgement([], "refused", reason="no paper in the collection matches what was asked.",
                              nearest=evidence[:3])
         top = evidence[0]
