@@ -352,3 +352,17 @@ def test_a_question_word_is_not_part_of_a_name() -> None:
 def test_a_versioned_name_is_a_name_and_a_questions_first_word_is_not(question: str, unknown: list[str]) -> None:
     names = NameIndex([_Paper("pd", "PruneDet: Channel Pruning", "We prune 4-bit detectors on COCO.")])
     assert names.unknown_names(question) == unknown
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    # One paper's figure, measured against the other's: a lookup, so the figure is checked.
+    ("What WER (or CER) does Foo reach on child speech, compared with Bar?", "lookup"),
+    ("What top-1 accuracy does Foo reach on ImageNet vs Bar?", "lookup"),
+    ("How much faster than Bar is Foo?", "lookup"),
+    # Asked to set the two side by side, or to choose: a comparison.
+    ("Compare the top-1 accuracy of Foo and Bar on ImageNet.", "compare"),
+    ("Which one reaches higher accuracy, Foo or Bar?", "compare"),
+    ("How does the accuracy of Foo differ from Bar's?", "compare"),
+])
+def test_a_figure_measured_against_another_paper_is_one_papers_figure(question: str, intent: str) -> None:
+    assert form(question, named=2) == intent

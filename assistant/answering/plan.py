@@ -71,6 +71,8 @@ SUMMARY = re.compile(r"\b(?:summari[sz]e|summary of|tl;?dr|tell me about|overvie
 COMPARE = re.compile(
     r"\b(?:compare[sd]?|comparison|contrast|versus|vs\.?|differ|differs|different|difference|differences|both|"
     r"each|which one|which of|either|or|and|than|beat|beats|better|relate)\b", re.I)
+# The words that set a figure against another paper's without asking to compare the two.
+REFERENCE_WORDS = {"than", "and", "compared", "vs", "vs.", "versus"}
 EXPLICIT_COMPARE = re.compile(r"\b(?:compare|comparison|contrast|versus|vs\.?|differ|differs|difference)\b", re.I)
 COUNTED = re.compile(r"\b(?:two|three|both)\b", re.I)
 COUNT_WORDS = {"two": 2, "both": 2, "three": 3, "2": 2, "3": 3}
@@ -226,7 +228,10 @@ def intent_of(question: str, named: int, resolved: Resolved) -> tuple[Intent, bo
     if resolved.referenced and len(resolved.referenced) >= 2:
         return "compare", False
     # "How much faster than Osprey is Kestrel?" asks for one paper's figure, measured against the other.
-    against = {word.lower() for word in COMPARE.findall(question)} <= {"than", "and"} and ASKS_NUMBER.search(question)
+    # So does "What WER does S2-LoRA reach, compared with AdaLoRA?" and "..., vs AdaLoRA?": the
+    # others are what its figure is measured against (an aside, "(or CER)", is not the form).
+    against = {word.lower() for word in COMPARE.findall(ASIDE.sub("", question))} <= REFERENCE_WORDS \
+        and ASKS_NUMBER.search(question)
     if named >= 2 and COMPARE.search(question) and not against:
         return "compare", False
     if EXPLICIT_COMPARE.search(question) and COUNTED.search(question) and not resolved.is_follow_up:
