@@ -246,6 +246,10 @@ class NameIndex:
         # Plain capitalized words are names only when a title's short name ("Adan", "Kestrel vs ...");
         # at the very start of the question only if followed by a word that joins names.
         plain = [w for w in re.findall(r"(?<=\w )[A-Z][a-z]+\b", question) if name_key(w) in self.short_names]
+        # A title's short name typed in another case: "the Power scheduler" for "Power Scheduler: ...".
+        words = question.split()
+        plain += [run for i in range(1, len(words)) if words[i][:1].isupper()
+                  for run in (" ".join(words[i:i + n]) for n in (2, 3)) if name_key(run) in self.short_names]
         opening = re.match(r"\s*([A-Z][a-z]{3,})\b(?=\s*(?:vs\.?|versus|or|and|,|:))", question)
         if opening and name_key(opening.group(1)) in self.short_names:
             plain.append(opening.group(1))
@@ -262,6 +266,8 @@ class NameIndex:
                 quoted[match.group(1)] = owners
         for candidate in sorted(candidates + plain + list(quoted), key=question.find):
             if candidate in quoted:
+                if name_key(candidate) in seen:
+                    continue
                 found.append(NameMatch(name_key(candidate), quoted[candidate]))
                 seen.add(name_key(candidate))
                 continue

@@ -289,6 +289,7 @@ def test_a_name_written_in_two_words_elsewhere_is_known() -> None:
     ("How many GPU hours (and on what cluster) did it take to train?", "hours"),  # past the aside
     ("How much end-to-end speedup does Foo give on Bar?", "speedup"),  # the measure is its noun
     ("What functional form did they fit?", ""),  # asks what, not how much
+    ("What training-time fix do they prove does work?", ""),  # "time" of a compound is no measure
     ("What architecture does Foo use?", ""),
     ("What's it called, how many models were evaluated, and which one came out on top?", ""),
     ("What architecture does Foo use to achieve 80% accuracy?", ""),  # the clause's verb is "use"
@@ -366,3 +367,13 @@ def test_a_versioned_name_is_a_name_and_a_questions_first_word_is_not(question: 
 ])
 def test_a_figure_measured_against_another_paper_is_one_papers_figure(question: str, intent: str) -> None:
     assert form(question, named=2) == intent
+
+
+def test_a_titles_short_name_typed_in_another_case_names_its_paper() -> None:
+    names = NameIndex([_Paper("ps", "Power Scheduler: A Batch Size Agnostic Learning Rate Scheduler", "We study it."),
+                       _Paper("nma", "No More Adam: Learning Rate Scaling at Initialization", "We propose SGD-SaI.")])
+    assert [m.key for m in names.mentions("How does the Power scheduler set learning rates?")] == ["powerscheduler"]
+    # A quoted title part is one mention, however many ways the question's words spell it.
+    assert [m.key for m in names.mentions("Do the 'No More Adam' paper and the Power scheduler both tune rates?")] \
+        == ["nomoreadam", "powerscheduler"]
+    assert names.mentions("How does the power scheduling of GPUs work?") == []  # no capital: plain words

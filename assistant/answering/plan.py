@@ -110,11 +110,12 @@ ASIDE = re.compile(r"\s*\([^)]*\)")
 REACHES = re.compile(r"\b(?:reach|reaches|reached|achieve|achieves|achieved|attain|attains|attained|obtain|"
                      r"obtains|obtained|get|gets|got|score|scores|scored)\b", re.I)
 # Words that name a measurement (the quantity must hold one, or a metric's acronym such as "FID").
+# A word of a hyphenated compound is not the measure: "what training-time fix" asks what, not how long.
 MEASURE = re.compile(
-    r"\b(?:accurac\w*|scores?|error|rates?|speed\w*|faster|slower|throughput|latency|size|length|gains?|"
+    r"(?<![\w-])(?:accurac\w*|scores?|error|rates?|speed\w*|faster|slower|throughput|latency|size|length|gains?|"
     r"improvements?|reductions?|perplexity|tau|correlation|percentage|fraction|share|ratio|parameters|params|"
     r"memory|flops|cost|time|compute|number|count|efficiency|precision|recall|top-?\d|times|bleu|rouge|auc|"
-    r"hours?|days?|epochs?|steps?|ratings?)\b",
+    r"hours?|days?|epochs?|steps?|ratings?)(?![\w-])",
     re.I)
 
 
