@@ -115,6 +115,8 @@ def test_compare_the_first_and_the_third(service: PaperChat) -> None:
      "Kestrel", "GradPrune"),
     ("What does Kestrel do?", "Is there a different paper that prunes two-stage object detectors?",
      "Kestrel", "DistillPrune"),
+    ("What does Kestrel do?", "nice. is there also a paper pruning image classifiers before training? what do "
+     "they keep?", "Kestrel", "GradPrune"),
     # The earlier paper named to say how the new one relates to it ("like Kestrel") is not the new one.
     ("What does Kestrel do?", "Is there another paper that, like Kestrel, prunes image classifiers before training?",
      "Kestrel", "GradPrune"),

@@ -21,7 +21,8 @@ REFERENCE = re.compile(
 )
 ANOTHER_PAPER = re.compile(
     r"\b(follow[- ]?ups?|later (paper|work)|another|other (paper|work|method)|different (paper|method)|"
-    r"(is|are) there (a|an|any)|any (other )?(paper|work)|an? (\w+ ){0,3}(paper|model|method|approach|work) that|"
+    r"(is|are) there (also |even )?(a|an|any)|any (other )?(paper|work)|"
+    r"an? (\w+ ){0,3}(paper|model|method|approach|work) that|"
     r"analogous|similar idea|builds? on|extends?|improves? (on|upon))\b",
     re.I,
 )
