@@ -359,6 +359,7 @@ def test_a_versioned_name_is_a_name_and_a_questions_first_word_is_not(question: 
     # One paper's figure, measured against the other's: a lookup, so the figure is checked.
     ("What WER (or CER) does Foo reach on child speech, compared with Bar?", "lookup"),
     ("What top-1 accuracy does Foo reach on ImageNet vs Bar?", "lookup"),
+    ("Foo: what's its GLUE average with DeBERTaV3-base, vs Bar?", "lookup"),  # "what's", an average
     ("How much faster than Bar is Foo?", "lookup"),
     # Asked to set the two side by side, or to choose: a comparison.
     ("Compare the top-1 accuracy of Foo and Bar on ImageNet.", "compare"),

@@ -78,8 +78,8 @@ COUNTED = re.compile(r"\b(?:two|three|both)\b", re.I)
 COUNT_WORDS = {"two": 2, "both": 2, "three": 3, "2": 2, "3": 3}
 # What the question asks back: a number.
 ASKS_NUMBER = re.compile(
-    r"\b(?:how (?:much|many|big|large|fast|close|well|small|few|long|deep)|what (?:\w+ ){0,3}(?:accuracy|score|"
-    r"fid|ap|bleu|rmse|wer|psnr|miou|speed|speedup|throughput|size|number|gain|improvement|percentage|share|"
+    r"\b(?:how (?:much|many|big|large|fast|close|well|small|few|long|deep)|what(?:'s|\s+is)? (?:\w+ ){0,3}(?:accuracy|"
+    r"score|average|fid|ap|bleu|rmse|wer|psnr|miou|speed|speedup|throughput|size|number|gain|improvement|percentage|share|"
     r"fraction|ratio|rate|length|perplexity|auc|precision|recall|f1)|top-?1|accuracy|speed-?up|times faster|"
     r"percent|ratio|perplexity)\b", re.I)
 # A metric, benchmark or model named in the question: a token with a digit, an inner capital, an
