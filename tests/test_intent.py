@@ -100,6 +100,7 @@ def test_comparison_forms_with_two_named_papers(question: str) -> None:
     "What models are evaluated in the Foo paper?",
     "Is there any detector that prunes its own backbone?",  # "is there any": one is asked for
     "What does Foo have in its decoder?",  # a paper's parts, not the collection's
+    "What did they compare it against, and did they try anything to improve it?",  # "anything" as an object
     "How many layers are in the Foo model?",  # a count inside one paper
     LONG_CONTEXT,
 ])

@@ -51,7 +51,10 @@ PLURAL = re.compile(
     # What a collection holds on a topic: "what does the collection have on ...", "what do you have on ...".
     r"|\bwhat\s+(?:does|do)\s+(?:the\s+|this\s+|your\s+)?(?:collection|corpus|library|you)\s+"
     r"(?:have|hold|contain|include)\b"
-    r"|\b(?:anything|everything|all of it|all work|every paper|everything in)\b"
+    # "anything on X", "everything here about X": not "did they try anything to improve it".
+    r"|\b(?:anything|everything)\b(?=\s+(?:(?:here|else|in\s+(?:here|the\s+\w+))\s+)?(?:on|about|regarding|"
+    r"related|relevant|that|which|in|here|else)\b|\s*[?.!]|\s*$)"
+    r"|\b(?:all of it|all work|every paper)\b"
     r"|\bhow\s+many\s+(?:\w+\s+){0,2}(?:papers|works|studies)\b"
     rf"|{HOW_MANY_HELD}"
     r"|\brelated[- ]work\b"
