@@ -117,6 +117,8 @@ def test_compare_the_first_and_the_third(service: PaperChat) -> None:
      "Kestrel", "DistillPrune"),
     ("What does Kestrel do?", "nice. is there also a paper pruning image classifiers before training? what do "
      "they keep?", "Kestrel", "GradPrune"),
+    ("What does Kestrel do?", "is there something similar for speech, robust to background noise? what do they "
+     "report?", "Kestrel", "NoiseGuard"),
     # The earlier paper named to say how the new one relates to it ("like Kestrel") is not the new one.
     ("What does Kestrel do?", "Is there another paper that, like Kestrel, prunes image classifiers before training?",
      "Kestrel", "GradPrune"),

@@ -23,7 +23,8 @@ ANOTHER_PAPER = re.compile(
     r"\b(follow[- ]?ups?|later (paper|work)|another|other (paper|work|method)|different (paper|method)|"
     r"(is|are) there (also |even )?(a|an|any)|any (other )?(paper|work)|"
     r"an? (\w+ ){0,3}(paper|model|method|approach|work) that|"
-    r"analogous|similar idea|builds? on|extends?|improves? (on|upon))\b",
+    r"analogous|similar idea|(some|any)thing similar|similar (paper|work|method|approach)|builds? on|extends?|"
+    r"improves? (on|upon))\b",
     re.I,
 )
 CONTRAST = re.compile(r"\b(differ|differs|different from|compare|compares|comparison|contrast|versus|vs\.?)\b", re.I)
