@@ -10,6 +10,9 @@ index: embedded Chroma and the packaged MiniLM encoder, built once for this modu
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from answering_corpus import TITLES, indexed_service, short
 
@@ -381,3 +384,29 @@ def test_a_list_close_in_meaning_is_not_refused_for_holding_few_of_the_questions
     assert judgement.status == status
     if status == "answered":
         assert {short(e.paper.title) for e in judgement.chosen} >= {short(evidence[0].paper.title)}
+
+
+def test_an_acronym_one_abstract_defines_in_passing_does_not_pick_the_paper(tmp_path: Path) -> None:
+    # "Singular Value Decomposition (SVD)" makes SVD a name of QGal's abstract; a question using SVD as
+    # a term ("built from the matrix's own SVD") is about the paper that does what it describes.
+    from conftest import make_settings
+
+    corpus = tmp_path / "papers.jsonl"
+    corpus.write_text("\n".join(json.dumps(p) for p in [
+        {"title": "QGal: Quantized Gradient Projection for Memory-Efficient Training",
+         "abstract": "Gradient projection methods rely on Singular Value Decomposition (SVD) to find a subspace. "
+                     "QGal quantizes the projection and updates the subspace less often, saving memory."},
+        {"title": "SVFT: Fine-Tuning with Singular Vectors",
+         "abstract": "SVFT updates a weight matrix as a sparse combination of outer products of its own singular "
+                     "vectors, and trains only the combination coefficients. It recovers 96% of full fine-tuning "
+                     "performance while training 0.006% of the parameters."},
+        {"title": "BindScore: Predicting Binding Affinity", "abstract": "BindScore predicts protein-ligand binding."},
+    ]) + "\n", encoding="utf-8")
+    service = PaperChat(make_settings(tmp_path / "data", [corpus]))
+    service.ingest()
+    question = ("Has anyone made the fine-tuning weight update a sparse mix of rank-one terms built from the matrix's "
+                "own SVD, training only the mixing coefficients?")
+    assert [m.key for m in service.names.mentions(question)] == ["svd"]  # the index does take it for a name
+    answer = service.ask(question)
+    assert cited(answer) == ["SVFT"]
+    assert cited(service.ask("How does QGal use the SVD?")) == ["QGal"]  # named by its title: still QGal

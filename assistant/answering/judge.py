@@ -33,7 +33,7 @@ from assistant.answering.plan import REQUEST_WORDS, measured_names
 from assistant.answering.retrieve import CandidateRetriever, Candidates
 from assistant.answering.types import Evidence, Judgement, Plan, SentenceEvidence
 from assistant.keyword import KeywordIndex
-from assistant.names import NameIndex, phrase_text
+from assistant.names import NameIndex, name_words, phrase_text
 from assistant.settings import Settings
 from assistant.store import StoredPaper
 from assistant.text import FIGURE, INSTRUCTION_LIKE, content_stems, has_figure, name_key, sentence_stems
@@ -372,6 +372,13 @@ class TermDenseJudge:
             if resolved.is_follow_up and earlier is not None and not resolved.wants_other_paper and named is not None \
                     and self.names().covers_key(named.paper.id, earlier.paper.abstract, plan.question):
                 return earlier
+            # "... built from W's own SVD": an acronym one abstract defines in passing ("Singular Value
+            # Decomposition (SVD)") names that paper weakly; far less relevant than the best candidate
+            # and not named by its title, it is a term the question uses, not the paper it asks about.
+            if named is not None and not resolved.is_follow_up and evidence[0] is not named \
+                    and named.relevance < self.settings.list_relative * evidence[0].relevance \
+                    and not _titled(named.paper, plan.question):
+                return evidence[0]
             return named
         fresh = [e for e in evidence if e.paper.id not in resolved.earlier]
         if resolved.is_follow_up and resolved.wants_other_paper:
@@ -397,6 +404,12 @@ def _measures(sentence: str, quantity: set[str]) -> bool:
     counts = [m for m in COUNT.finditer(sentence) if not set(content_stems(m.group(1))) & quantity]
     spans = [(m.start(), m.end()) for m in counts]
     return any(not any(a <= f.start() < b for a, b in spans) for f in FIGURE.finditer(sentence))
+
+
+def _titled(paper: StoredPaper, question: str) -> bool:
+    """Does the question use a name-like word of the paper's title ("ZeRO++", "GaLore")?"""
+    title = {name_key(word) for word in name_words(paper.title)}
+    return any(name_key(word) in title for word in name_words(question))
 
 
 def _near_figure(sentence: str, anchors: Sequence[str], reach: int) -> bool:
