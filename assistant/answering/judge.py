@@ -372,9 +372,9 @@ class TermDenseJudge:
             if resolved.is_follow_up and earlier is not None and not resolved.wants_other_paper and named is not None \
                     and self.names().covers_key(named.paper.id, earlier.paper.abstract, plan.question):
                 return earlier
-            # "... built from W's own SVD": an acronym one abstract defines in passing ("Singular Value
-            # Decomposition (SVD)") names that paper weakly; far less relevant than the best candidate
-            # and not named by its title, it is a term the question uses, not the paper it asks about.
+            # A name the paper's title does not hold names it weakly: "... built from W's own SVD", where one
+            # abstract defines "Singular Value Decomposition (SVD)" in passing. Far less relevant than the
+            # best candidate too, it is a term the question uses, not the paper it asks about.
             if named is not None and not resolved.is_follow_up and evidence[0] is not named \
                     and named.relevance < self.settings.list_relative * evidence[0].relevance \
                     and not _titled(named.paper, plan.question):
