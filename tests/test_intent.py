@@ -289,6 +289,7 @@ def test_a_name_written_in_two_words_elsewhere_is_known() -> None:
     ("How much lower than Bar is Foo's zero-shot accuracy on the medical datasets?", "Foo's zero-shot accuracy"),
     ("How many GPU hours (and on what cluster) did it take to train?", "hours"),  # past the aside
     ("How much end-to-end speedup does Foo give on Bar?", "speedup"),  # the measure is its noun
+    ("Which dataset was it pretrained on, and for how many hours of audio?", "hours"),  # no verb after it
     ("What functional form did they fit?", ""),  # asks what, not how much
     ("What training-time fix do they prove does work?", ""),  # "time" of a compound is no measure
     ("What architecture does Foo use?", ""),

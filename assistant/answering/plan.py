@@ -104,7 +104,7 @@ QUANTITY = re.compile(
     r"(?:the |its |their )?(?P<compared>(?:[\w'^-]+ ){0,4}?[\w'^-]+) (?=of|for|on|in|with)\b"
     # "how much end-to-end speedup": the measure is its noun, whatever describes it
     r"|\bhow (?:many|much) (?:[\w-]+ ){0,2}?(?P<how>(?:times )?(?:faster|slower|smaller|larger|fewer|more|less|"
-    r"parameters|params|tokens|layers|gpus|speedup|memory))\b"
+    r"parameters|params|tokens|layers|gpus|speedup|memory|hours|days|epochs|steps))\b"
     # "how many GPU hours did it take": what is counted, up to the verb
     r"|\bhow many (?P<counted>(?:[\w-]+ ){0,2}[\w-]+)(?= (?:does|do|did|is|are|was|were|can|could|has|have|would|"
     r"will)\b)", re.I)
