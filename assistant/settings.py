@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     compare_words: int = Field(120, ge=10, description="word budget of each paper's section in a comparison: "
                                "room for its 3 sentences, which average 30 words; with 90 the third rarely fit. "
                                "Chosen on dev2.jsonl (comparative facts 0.723 -> 0.750), checked on dev.jsonl "
-                               "(0.766 -> 0.768) and the probe sets (never lower; 9-19 more words a comparison)")
+                               "(0.766 -> 0.768) and the probe sets (never lower; 9-33 more words a comparison)")
     compare_share: float = Field(1.0, gt=0, description="a comparison's most words, as a share of the compared "
                                  "abstracts' words together: it should never be longer than what it compares")
     list_sentences: int = Field(2, ge=1, description="sentences per paper in a list")
@@ -90,6 +90,10 @@ class Settings(BaseSettings):
                                          "IDF-weighted term coverage (chosen on dev.jsonl, checked on dev2.jsonl)")
     list_relative: float = Field(0.75, gt=0, le=1, description="a list keeps candidates at least this relevant, "
                                  "relative to the best one")
+    weak_name_relative: float = Field(0.75, gt=0, le=1, description="a lookup's paper named only by a name its "
+                                      "title lacks ('(SVD)' defined in passing) gives way to the best candidate "
+                                      "when less relevant than this share of it (chosen on probe7, checked on "
+                                      "dev, dev2 and the other probes)")
     # The judge's other thresholds (docs/answering.md says how each was chosen and checked).
     on_topic_similarity: float = Field(0.45, description="a paper this close (best chunk cosine) is on topic")
     weak_similarity: float = Field(0.3, description="... or this close with weak_coverage of the question's terms")

@@ -55,6 +55,7 @@ class JudgeSettings:
     pool: int
     coverage_weight: float
     list_relative: float
+    weak_name_relative: float
     list_max_papers: int
     on_topic_similarity: float
     weak_similarity: float
@@ -71,9 +72,10 @@ class JudgeSettings:
     @classmethod
     def from_settings(cls, settings: Settings) -> JudgeSettings:
         s = settings
-        return cls(s.judge_pool, s.judge_coverage_weight, s.list_relative, s.list_max_papers, s.on_topic_similarity,
-                   s.weak_similarity, s.weak_coverage, s.min_list_coverage, s.unseen_topic_share, s.related_weight,
-                   s.missing_share, s.named_topic_share, s.figure_words_share, s.figure_reach, s.chunk_max_words)
+        return cls(s.judge_pool, s.judge_coverage_weight, s.list_relative, s.weak_name_relative, s.list_max_papers,
+                   s.on_topic_similarity, s.weak_similarity, s.weak_coverage, s.min_list_coverage,
+                   s.unseen_topic_share, s.related_weight, s.missing_share, s.named_topic_share,
+                   s.figure_words_share, s.figure_reach, s.chunk_max_words)
 
 
 class EvidenceJudge(Protocol):
@@ -376,7 +378,7 @@ class TermDenseJudge:
             # abstract defines "Singular Value Decomposition (SVD)" in passing. Far less relevant than the
             # best candidate too, it is a term the question uses, not the paper it asks about.
             if named is not None and not resolved.is_follow_up and evidence[0] is not named \
-                    and named.relevance < self.settings.list_relative * evidence[0].relevance \
+                    and named.relevance < self.settings.weak_name_relative * evidence[0].relevance \
                     and not _titled(named.paper, plan.question):
                 return evidence[0]
             return named

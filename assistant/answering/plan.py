@@ -108,6 +108,7 @@ QUANTITY = re.compile(
     # "how many GPU hours did it take": what is counted, up to the verb
     r"|\bhow many (?P<counted>(?:[\w-]+ ){0,2}[\w-]+)(?= (?:does|do|did|is|are|was|were|can|could|has|have|would|"
     r"will)\b)", re.I)
+# A parenthetical aside ("(and on what cluster)", "(or CER)") adds to the question, it is not its form.
 ASIDE = re.compile(r"\s*\([^)]*\)")
 # A verb that says the thing asked is a value reached: "what Elo rating does it reach".
 REACHES = re.compile(r"\b(?:reach|reaches|reached|achieve|achieves|achieved|attain|attains|attained|obtain|"
