@@ -365,6 +365,7 @@ def test_a_versioned_name_is_a_name_and_a_questions_first_word_is_not(question: 
     ("How much faster than Bar is Foo?", "lookup"),
     # Asked to set the two side by side, or to choose: a comparison.
     ("Compare the top-1 accuracy of Foo and Bar on ImageNet.", "compare"),
+    ("What gains do Foo and Bar report on ImageNet?", "compare"),  # "and" alone sets the two side by side
     ("Which one reaches higher accuracy, Foo or Bar?", "compare"),
     ("How does the accuracy of Foo differ from Bar's?", "compare"),
 ])
@@ -380,3 +381,9 @@ def test_a_titles_short_name_typed_in_another_case_names_its_paper() -> None:
     assert [m.key for m in names.mentions("Do the 'No More Adam' paper and the Power scheduler both tune rates?")] \
         == ["nomoreadam", "powerscheduler"]
     assert names.mentions("How does the power scheduling of GPUs work?") == []  # no capital: plain words
+
+
+@pytest.mark.parametrize("question", ["What gains on Tiny-ImageNet and with V-MoE?",  # no verb: no measurement
+                                      "And what improvements over Bar?"])
+def test_a_plural_measure_asks_for_a_number(question: str) -> None:
+    assert asked_for(question, set()).number

@@ -74,7 +74,8 @@ SUMMARY = re.compile(r"\b(?:summari[sz]e|summary of|tl;?dr|tell me about|overvie
 COMPARE = re.compile(
     r"\b(?:compare[sd]?|comparison|contrast|versus|vs\.?|differ|differs|different|difference|differences|both|"
     r"each|which one|which of|either|or|and|than|beat|beats|better|relate)\b", re.I)
-# The words that set a figure against another paper's without asking to compare the two.
+# The words that set a figure against another paper's without asking to compare the two ("and" may
+# join them, but alone it sets two papers side by side: "what gains do Foo and Bar report?").
 REFERENCE_WORDS = {"than", "and", "compared", "vs", "vs.", "versus"}
 EXPLICIT_COMPARE = re.compile(r"\b(?:compare|comparison|contrast|versus|vs\.?|differ|differs|difference)\b", re.I)
 COUNTED = re.compile(r"\b(?:two|three|both)\b", re.I)
@@ -82,7 +83,8 @@ COUNT_WORDS = {"two": 2, "both": 2, "three": 3, "2": 2, "3": 3}
 # What the question asks back: a number.
 ASKS_NUMBER = re.compile(
     r"\b(?:how (?:much|many|big|large|fast|close|well|small|few|long|deep)|what(?:'s|\s+is)? (?:\w+ ){0,3}(?:accuracy|"
-    r"score|average|fid|ap|bleu|rmse|wer|psnr|miou|speed|speedup|throughput|size|number|gain|improvement|percentage|share|"
+    r"score|average|fid|ap|bleu|rmse|wer|psnr|miou|speed|speedup|throughput|size|number|gains?|improvements?|percentage|"
+    r"share|"
     r"fraction|ratio|rate|length|perplexity|auc|precision|recall|f1)|top-?1|accuracy|speed-?up|times faster|"
     r"percent|ratio|perplexity)\b", re.I)
 # A metric, benchmark or model named in the question: a token with a digit, an inner capital, an
@@ -235,8 +237,8 @@ def intent_of(question: str, named: int, resolved: Resolved) -> tuple[Intent, bo
     # "How much faster than Osprey is Kestrel?" asks for one paper's figure, measured against the other.
     # So does "What WER does S2-LoRA reach, compared with AdaLoRA?" and "..., vs AdaLoRA?": the
     # others are what its figure is measured against (an aside, "(or CER)", is not the form).
-    against = {word.lower() for word in COMPARE.findall(ASIDE.sub("", question))} <= REFERENCE_WORDS \
-        and ASKS_NUMBER.search(question)
+    comparing = {word.lower() for word in COMPARE.findall(ASIDE.sub("", question))}
+    against = comparing <= REFERENCE_WORDS and comparing - {"and"} and ASKS_NUMBER.search(question)
     if named >= 2 and COMPARE.search(question) and not against:
         return "compare", False
     if EXPLICIT_COMPARE.search(question) and COUNTED.search(question) and not resolved.is_follow_up:
