@@ -80,6 +80,16 @@ def spells_initials(acronym: str, before: str) -> bool:
     return all(letter in remaining for letter in letters)
 
 
+def spelled_out(acronym: str, text: str) -> bool:
+    """Does `text` spell `acronym` out in capitalized words ("Mean Reciprocal Rank" for MRR)? Lowercase
+    runs ("more robust retrieval") are ordinary words that happen to share the initials."""
+    letters = "".join(c.lower() for c in acronym if c.isalpha())
+    words = [w for w in re.split(r"[\s\-/]+", text) if w[:1].isalpha()]
+    initials = "".join(w[0].lower() for w in words)
+    return len(letters) >= 2 and any(initials[i:i + len(letters)] == letters and all(
+        w[:1].isupper() for w in words[i:i + len(letters)]) for i in range(len(initials)))
+
+
 def has_content_words(words: list[str]) -> bool:
     """Two words that carry meaning (a hyphenated compound counts as two): a title phrase specific enough
     to name its paper when a question writes it in lowercase."""

@@ -283,3 +283,10 @@ def test_a_comparison_section_has_its_own_word_budget() -> None:
         composer = ExtractiveComposer(4, 90, 3, 2, flat_idf, compare_share=100.0, compare_words=words)
         text = composer.compare(items, CitationBook())
         assert text.split("**Side by side**")[0].count("\n- ") == 2 * sentences
+
+
+def test_a_part_naming_an_acronym_is_answered_by_the_sentence_that_spells_it_out() -> None:
+    part = Part.of("what MRR change does it report", flat_idf)
+    spelled = SentenceEvidence(0, "It improves from 34.4 to 35.1 Mean Reciprocal Rank.", 0.0, True)
+    lowercase = SentenceEvidence(1, "It makes more robust retrieval possible in 2 settings.", 0.0, True)
+    assert part.support(spelled) > part.support(lowercase) == 0.0

@@ -13,12 +13,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from assistant.answering.compose.sentences import BOILERPLATE, ScoredSentence, best_for, roles_of
 from assistant.answering.plan import ASKS_NUMBER, REQUEST_WORDS, is_count_question
 from assistant.answering.types import Evidence, Judgement, Plan, SentenceEvidence
 from assistant.citations import CITATION, CitationBook, quoted_text
+from assistant.names import spelled_out
 from assistant.store import StoredPaper
 from assistant.text import content_stems, name_key, sentence_stems
 
@@ -52,17 +53,26 @@ class Part:
 
     weights: dict[str, float]
     number: bool  # it asks how many / how much: a sentence with a figure answers it better
+    acronyms: dict[str, str] = field(default_factory=dict)  # stem -> the acronym the part writes ("MRR")
 
     @classmethod
     def of(cls, text: str, idf: Callable[[str], float]) -> Part:
-        return cls({stem: idf(stem) for stem in content_stems(text, REQUEST_WORDS)}, bool(ASKS_NUMBER.search(text)))
+        acronyms = {content_stems(word)[0]: word for word in re.findall(r"\b[A-Z]{2,6}\b", text)
+                    if content_stems(word)}
+        return cls({stem: idf(stem) for stem in content_stems(text, REQUEST_WORDS)}, bool(ASKS_NUMBER.search(text)),
+                   acronyms)
 
     def support(self, sentence: SentenceEvidence) -> float:
         """The IDF-weighted share of the part's terms the sentence holds, plus FIGURE_BONUS for a figure
         when the part asks how many or how much; 0 when it holds none of the terms (a figure alone
-        does not answer "how few parameters")."""
+        does not answer "how few parameters"). An acronym is held where the sentence spells it out
+        ("what MRR change": "from 34.4 to 35.1 Mean Reciprocal Rank")."""
         stems = sentence_stems(sentence.text)
-        share = sum(w for stem, w in self.weights.items() if stem in stems) / (sum(self.weights.values()) or 1.0)
+
+        def held(stem: str) -> bool:
+            return stem in stems or (stem in self.acronyms and spelled_out(self.acronyms[stem], sentence.text))
+
+        share = sum(w for stem, w in self.weights.items() if held(stem)) / (sum(self.weights.values()) or 1.0)
         return share + FIGURE_BONUS * (self.number and sentence.has_figure) if share else 0.0
 
 
