@@ -83,10 +83,9 @@ COUNT_WORDS = {"two": 2, "both": 2, "three": 3, "2": 2, "3": 3}
 # What the question asks back: a number.
 ASKS_NUMBER = re.compile(
     r"\b(?:how (?:much|many|big|large|fast|close|well|small|few|long|deep)|what(?:'s|\s+is)? (?:\w+ ){0,3}(?:accuracy|"
-    r"score|average|fid|ap|bleu|rmse|wer|psnr|miou|speed|speedup|throughput|size|number|gains?|improvements?|percentage|"
-    r"share|"
-    r"fraction|ratio|rate|length|perplexity|auc|precision|recall|f1)|top-?1|accuracy|speed-?up|times faster|"
-    r"percent|ratio|perplexity)\b", re.I)
+    r"score|average|fid|ap|bleu|rmse|wer|psnr|miou|speed|speedup|throughput|size|number|gains?|improvements?|"
+    r"percentage|share|fraction|ratio|rate|length|perplexity|auc|precision|recall|f1)|top-?1|accuracy|speed-?up|"
+    r"times faster|percent|ratio|perplexity)\b", re.I)
 # A metric, benchmark or model named in the question: a token with a digit, an inner capital, an
 # all-caps acronym, or a capitalized word inside the sentence ("ImageNet", "mIoU", "WER", "Quechua").
 SPECIFIC = re.compile(r"(?<![\w-])(?:[A-Za-z]+[-']?\d[\w.-]*|\d+[A-Za-z][\w-]*|[a-z]+[A-Z][\w-]*|[A-Z][a-z]*[A-Z][\w-]*"
@@ -238,7 +237,7 @@ def intent_of(question: str, named: int, resolved: Resolved) -> tuple[Intent, bo
     # So does "What WER does S2-LoRA reach, compared with AdaLoRA?" and "..., vs AdaLoRA?": the
     # others are what its figure is measured against (an aside, "(or CER)", is not the form).
     comparing = {word.lower() for word in COMPARE.findall(ASIDE.sub("", question))}
-    against = comparing <= REFERENCE_WORDS and comparing - {"and"} and ASKS_NUMBER.search(question)
+    against = comparing <= REFERENCE_WORDS and bool(comparing - {"and"}) and bool(ASKS_NUMBER.search(question))
     if named >= 2 and COMPARE.search(question) and not against:
         return "compare", False
     if EXPLICIT_COMPARE.search(question) and COUNTED.search(question) and not resolved.is_follow_up:
