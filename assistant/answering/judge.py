@@ -396,14 +396,14 @@ class TermDenseJudge:
 
 # A whole number followed by what it counts ("13 diverse datasets", "twelve language pairs"): it counts
 # those things, and measures nothing else. A count per something is a rate ("41 frames per second").
-COUNT = re.compile(r"(?<![\w.,-])(?:\d{1,3}(?:,\d{3})+|\d+|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+COUNTED_NOUN = re.compile(r"(?<![\w.,-])(?:\d{1,3}(?:,\d{3})+|\d+|two|three|four|five|six|seven|eight|nine|ten|eleven|"
                    r"twelve)\s+(?:[a-z-]+\s+){0,2}?([a-z]+s)\b(?!\s+(?:per|a|an|each)\b)", re.I)
 
 
 def _measures(sentence: str, quantity: set[str]) -> bool:
     """Does the sentence state a figure that can be the asked measurement? Not when its only figures
     count other things: "across 13 diverse datasets" gives no accuracy, but it answers "how many datasets"."""
-    counts = [m for m in COUNT.finditer(sentence) if not set(content_stems(m.group(1))) & quantity]
+    counts = [m for m in COUNTED_NOUN.finditer(sentence) if not set(content_stems(m.group(1))) & quantity]
     spans = [(m.start(), m.end()) for m in counts]
     return any(not any(a <= f.start() < b for a, b in spans) for f in FIGURE.finditer(sentence))
 

@@ -53,8 +53,9 @@ class CandidateRetriever:
             # Interleaved, not appended: the judge weighs only the head of the list (judge_pool), and the
             # stand-alone query's hits, pulled toward the earlier paper's neighbours, would fill it.
             own = self.retriever.retrieve(resolved.question, self.pool, mode)
-            named = [h for h in candidates.hits if h.named]  # promoted to the front; they stay there
-            rest = [h for h in candidates.hits if not h.named]
+            named_ids = set(candidates.named)
+            named = [h for h in candidates.hits if h.paper.id in named_ids]  # promoted to the front; they stay there
+            rest = [h for h in candidates.hits if h.paper.id not in named_ids]
             interleaved = [h for pair in zip(own, rest, strict=False) for h in pair]
             merged: dict[str, PaperHit] = {}
             for hit in [*named, *interleaved, *own, *rest]:

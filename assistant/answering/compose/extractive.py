@@ -57,8 +57,7 @@ class Part:
 
     @classmethod
     def of(cls, text: str, idf: Callable[[str], float]) -> Part:
-        acronyms = {content_stems(word)[0]: word for word in re.findall(r"\b[A-Z]{2,6}\b", text)
-                    if content_stems(word)}
+        acronyms = {stems[0]: word for word in re.findall(r"\b[A-Z]{2,6}\b", text) if (stems := content_stems(word))}
         return cls({stem: idf(stem) for stem in content_stems(text, REQUEST_WORDS)}, bool(ASKS_NUMBER.search(text)),
                    acronyms)
 
