@@ -207,6 +207,24 @@ def test_the_one_about_a_description_after_a_list_is_the_listed_paper_it_describ
     assert names(service, after.focus) == ["DistillPrune"] and after.status == "answered"
 
 
+def test_what_it_builds_on_is_asked_about_the_same_paper(service: PaperChat) -> None:
+    """"Which detector does it build on?" asks about the paper discussed, not for a paper building on it."""
+    before, after = chat(service, "What does DistillPrune do?", "Which detector does it build on, and what does it "
+                         "imitate?")
+    assert names(service, before.focus) == ["DistillPrune"]
+    assert names(service, after.focus) == ["DistillPrune"] and after.status == "answered"
+
+
+def test_the_one_described_that_the_list_left_out_is_the_paper_it_describes(service: PaperChat) -> None:
+    """"The one where ..." after a list, describing a paper the list did not hold: that paper, not the
+    listed paper nearest to the description."""
+    listing, after = chat(service, LIST_QUESTION,
+                          "The one where speech is transcribed while the user is still speaking: how low is its "
+                          "latency?")
+    assert "StreamCTC" not in names(service, listing.focus)
+    assert names(service, after.focus) == ["StreamCTC"]
+
+
 def test_an_ordinal_inside_a_compound_points_at_no_paper(service: PaperChat) -> None:
     """"last-layer", "second-order": adjectives, not "the last one" or "the second one"."""
     from assistant.answering import condense

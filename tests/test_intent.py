@@ -102,6 +102,8 @@ def test_comparison_forms_with_two_named_papers(question: str) -> None:
     "What does Foo have in its decoder?",  # a paper's parts, not the collection's
     "What did they compare it against, and did they try anything to improve it?",  # "anything" as an object
     "How many layers are in the Foo model?",  # a count inside one paper
+    # What one paper covers, asked with "which <plural>": "it" is the paper.
+    "Is there a review of Foo? Which algorithm-level techniques and which hardware-level topics does it go through?",
     LONG_CONTEXT,
 ])
 def test_singular_forms_are_lookups(question: str) -> None:

@@ -400,7 +400,9 @@ def test_an_acronym_one_abstract_defines_in_passing_does_not_pick_the_paper(tmp_
          "abstract": "SVFT updates a weight matrix as a sparse combination of outer products of its own singular "
                      "vectors, and trains only the combination coefficients. It recovers 96% of full fine-tuning "
                      "performance while training 0.006% of the parameters."},
-        {"title": "BindScore: Predicting Binding Affinity", "abstract": "BindScore predicts protein-ligand binding."},
+        {"title": "BindScore: Predicting Binding Affinity",
+         "abstract": "BindScore predicts protein-ligand binding, with a lower Root Mean Square Error (RMSE) than "
+                     "docking scores."},
     ]) + "\n", encoding="utf-8")
     service = PaperChat(make_settings(tmp_path / "data", [corpus]))
     service.ingest()
@@ -410,3 +412,23 @@ def test_an_acronym_one_abstract_defines_in_passing_does_not_pick_the_paper(tmp_
     answer = service.ask(question)
     assert cited(answer) == ["SVFT"]
     assert cited(service.ask("How does QGal use the SVD?")) == ["QGal"]  # named by its title: still QGal
+    # Two such acronyms are no two sides of a comparison: the question is about the paper it describes.
+    question = ("Which fine-tuning method trains only coefficients over the weight's own singular vectors, and how "
+                "does it compare with a plain SVD in RMSE?")
+    assert len(plan_and_candidates(service, question)[0].named) == 2  # both acronyms name a paper
+    answer = service.ask(question)
+    assert answer.kind == "lookup" and cited(answer) == ["SVFT"], answer.text
+
+
+@pytest.mark.parametrize("question, name", [
+    # The context names Kestrel; the question asks whether another paper exists.
+    ("We tried Kestrel, but it needs a trained dense network first, which is too costly for us. Is there a method "
+     "that prunes image classifiers before any training?", "GradPrune"),
+    # Controls: a name in the asking sentence, or a pronoun there, keeps the named paper the subject.
+    ("Is there a Kestrel result on CIFAR-10?", "Kestrel"),
+    ("I read the Kestrel paper. Is there an accuracy figure for it on CIFAR-10?", "Kestrel"),
+])
+def test_a_paper_named_only_in_the_context_of_is_there_a_question_is_not_the_answer(
+        service: PaperChat, question: str, name: str) -> None:
+    answer = service.ask(question)
+    assert [short(t) for t in answer.cited_titles] == [name], answer.text

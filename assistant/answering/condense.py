@@ -23,8 +23,10 @@ ANOTHER_PAPER = re.compile(
     r"\b(follow[- ]?ups?|later (paper|work)|another|other (paper|work|method)|different (paper|method)|"
     r"(is|are) there (also |even )?(a|an|any)|any (other )?(paper|work)|"
     r"an? (\w+ ){0,3}(paper|model|method|approach|work) that|"
-    r"analogous|similar idea|(some|any)thing similar|similar (paper|work|method|approach)|builds? on|extends?|"
-    r"improves? (on|upon))\b",
+    r"analogous|similar idea|(some|any)thing similar|similar (paper|work|method|approach)|"
+    # "... that builds on it", "does anything extend this": not "what network does it build on?".
+    r"(that|which) (builds? on|extends?|improves? (on|upon))|(builds? on|extends?|improves? (on|upon)) "
+    r"(it|this|that|them|these|those)\b(?! (network|model|method|paper|work|architecture|approach)))\b",
     re.I,
 )
 CONTRAST = re.compile(r"\b(differ|differs|different from|compare|compares|comparison|contrast|versus|vs\.?)\b", re.I)
@@ -38,6 +40,11 @@ FOLLOW_ON = re.compile(r"^\s*(?:and|also|so|then|what about|how about|what happe
 # Whole ANSI escape sequences (a question pasted from a colored terminal), other control characters,
 # and lone surrogates (undecodable bytes in argv, a \ud800 escape in JSON), on which the tokenizer raises.
 CONTROL_CHARS = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+# "The one where ...", "the one on stereo pairs", "the object-detection one": a paper pointed at by
+# what it is about.
+DESCRIBED = re.compile(r"\bthe one (?:on|about|where|that|which|with|for|using|in)\b"
+                       r"|\bthe (?!(?:first|second|third|fourth|fifth|last|same|other|former|latter)\b)"
+                       r"[\w/-]+(?: [\w/-]+){0,2} one\b(?! of\b)", re.I)
 WHICH_OF = re.compile(r"\bwhich of (?:the|those|these|them|the two|both)\b", re.I)
 BOTH = re.compile(r"\b(those|these|the) (two|three|papers|ones|methods|approaches)\b|\bboth\b", re.I)
 
@@ -90,4 +97,5 @@ def resolve(question: str, conversation: Conversation, papers: dict[str, StoredP
     titles = " ".join(papers[pid].title for pid in context if pid in papers)
     listed = last if len(last) > 1 and not referenced and not other else []
     return Resolved(question, f"{question} {titles}".strip(), is_follow_up=True, wants_other_paper=other,
-                    earlier=earlier, referenced=referenced, compare_with_earlier=contrast, listed=listed)
+                    earlier=earlier, referenced=referenced, compare_with_earlier=contrast, listed=listed,
+                    described=bool(DESCRIBED.search(question)) and not referenced and not other)

@@ -277,7 +277,7 @@ class TermDenseJudge:
         if plan.intent in ("list", "topic_summary"):
             judgement = self._decide_list(plan, evidence, foreign)
         elif plan.intent == "compare":
-            judgement = self._decide_compare(plan, evidence)
+            judgement = self._decide_compare(plan, evidence, foreign)
         else:
             judgement = self._decide_one(plan, evidence, foreign)
         for chosen in judgement.chosen:
@@ -329,8 +329,14 @@ class TermDenseJudge:
         unseen = sum(keywords.idf(stem) for stem in wanted if stem not in keywords.doc_freq)
         return unseen / total if total else 0.0
 
-    def _decide_compare(self, plan: Plan, evidence: list[Evidence]) -> Judgement:
+    def _decide_compare(self, plan: Plan, evidence: list[Evidence], foreign: bool = False) -> Judgement:
         by_id = {e.paper.id: e for e in evidence}
+        # "How does it compare with ShuffleMixer in PSNR": papers named only by acronyms their abstracts
+        # define in passing ("(PSNR)", "(SR)") and far less relevant than the best candidate are terms
+        # the question uses, as in a lookup (`_target`); when every named paper is one, it asks about one paper.
+        if not (plan.resolved.is_follow_up or plan.resolved.referenced) and evidence and all(
+                pid in by_id and self._weakly_named(plan, by_id[pid], evidence[0]) for pid in plan.named):
+            return self._decide_one(plan, evidence, foreign)
         wanted = list(dict.fromkeys([*plan.resolved.referenced, *plan.named]))
         if plan.resolved.compare_with_earlier and len(wanted) < 2:
             wanted = list(dict.fromkeys([*plan.resolved.earlier[:1], *wanted]))
@@ -352,6 +358,11 @@ class TermDenseJudge:
             return Judgement([target], "partial", missing=list(target.missing))
         return Judgement([target], "answered")
 
+    def _weakly_named(self, plan: Plan, named: Evidence, best: Evidence) -> bool:
+        """Named by a name its title does not hold, and far less relevant than the best candidate."""
+        return named is not best and named.relevance < self.settings.weak_name_relative * best.relevance \
+            and not _titled(named.paper, plan.question)
+
     def _target(self, plan: Plan, evidence: list[Evidence]) -> Evidence | None:
         """The one paper a lookup is about: named, pointed at, described as new, or the one discussed."""
         by_id = {e.paper.id: e for e in evidence}
@@ -364,7 +375,8 @@ class TermDenseJudge:
             return by_id.get(resolved.referenced[0])
         # "Another paper that builds a reduced version of DeepLab": a name of a paper discussed before
         # says what the new one relates to, not which it is.
-        named_ids = [pid for pid in plan.named if not (resolved.wants_other_paper and pid in resolved.earlier)]
+        named_ids = [pid for pid in plan.named if not (resolved.wants_other_paper and pid in resolved.earlier)
+                     and pid not in plan.context_named]
         if named_ids:
             # Of several named papers, the one the rest of the question fits: "Unlike EchoASR, how much
             # does NoiseGuard ...", and a metric one abstract defines ("(PSNR)") names no paper.
@@ -377,9 +389,7 @@ class TermDenseJudge:
             # A name the paper's title does not hold names it weakly: "... built from W's own SVD", where one
             # abstract defines "Singular Value Decomposition (SVD)" in passing. Far less relevant than the
             # best candidate too, it is a term the question uses, not the paper it asks about.
-            if named is not None and not resolved.is_follow_up and evidence[0] is not named \
-                    and named.relevance < self.settings.weak_name_relative * evidence[0].relevance \
-                    and not _titled(named.paper, plan.question):
+            if named is not None and not resolved.is_follow_up and self._weakly_named(plan, named, evidence[0]):
                 return evidence[0]
             return named
         fresh = [e for e in evidence if e.paper.id not in resolved.earlier]
@@ -389,9 +399,15 @@ class TermDenseJudge:
         if resolved.is_follow_up and resolved.compare_with_earlier and fresh and earlier is not None \
                 and fresh[0].relevance > earlier.relevance:
             return fresh[0]  # "how does <a paper described here> differ from it?": the described paper
+        if resolved.is_follow_up and resolved.described and fresh and earlier is not None \
+                and fresh[0].relevance > earlier.relevance:
+            # "The one where a cloud model helps ...", fitting a paper better than any discussed: the
+            # described paper, which the earlier answer missed.
+            return fresh[0]
         if resolved.is_follow_up:
             return earlier
-        return evidence[0] if evidence else None
+        # "X is slow. Is there a paper that ...?": a paper other than the X the context names.
+        return next((e for e in evidence if e.paper.id not in plan.context_named), None)
 
 
 # A whole number followed by what it counts ("13 diverse datasets", "twelve language pairs"): it counts

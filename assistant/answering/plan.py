@@ -44,6 +44,9 @@ PLURAL = re.compile(
     r"|\b(?:which|what)\s+(?!(?:two|three|both|of)\b)(?:[\w-]+\s+){0,3}?(?:methods|approaches|techniques|models|"
     r"architectures|frameworks|systems|algorithms|papers|works|studies)\b"
     r"(?!\s+(?:does|do|did|is|are|was|were|has|have|had|can|could|would|will)\b)"
+    # "which techniques and which topics does it go through": what one paper covers.
+    r"(?![^?.;]{0,60}?\b(?:does|did|is|was|has|can|could|would|will)\s+(?:it|this|"
+    r"the (?:paper|model|method|study|work|survey))\b)"
     r"|\b(?:list|name|show|give|find)\b[^.?]{0,40}\b(?:papers|works|studies|all|every|everything)\b"
     r"|\b(?:any|all|every|other)\s+(?:the\s+)?(?:\w+\s+){0,2}(?:papers|works|studies)\b"
     # "Are there ..." asks whether several exist, whatever the noun ("are there any CNNs whose ...").
@@ -280,7 +283,31 @@ def make_plan(resolved: Resolved, candidates: Candidates, names: NameIndex,
         if pid in papers:
             own_keys.add(name_key(papers[pid].title.split(":", 1)[0]))
     return Plan(resolved, intent, named, asked_for(question, own_keys, phrase),
-                names.unknown_names(question), compare_count(question, len(named)), topic_of(question))
+                names.unknown_names(question), compare_count(question, len(named)), topic_of(question),
+                context_named(question, named, names))
+
+
+# "Is there a ... that ...?", "Are there any ...", "Do you have a paper ...": asks whether a paper exists.
+EXISTENTIAL = re.compile(r"\b(?:is|are)\s+there\s+(?:also\s+|even\s+)?(?:a|an|any)\b|\bdo\s+you\s+have\s+(?:a|an|any)\b"
+                         r"|\bany\s+(?:other\s+)?(?:paper|work|study)\b", re.I)
+PRONOUN = re.compile(r"\b(?:it|its|it's|they|them|their)\b", re.I)
+
+
+def context_named(question: str, named: list[str], names: NameIndex) -> list[str]:
+    """The named papers only the question's context names when the question asks whether a paper
+    exists: "VAR's tokenizer is a pain to swap out. Is there a next-scale generator that ...?" asks
+    for a paper other than VAR. A name in the asking sentence, or a pronoun there ("is there a way
+    to make it cheaper?"), keeps the named paper the subject."""
+    from ingest.chunking import split_sentences
+
+    asking = next((s for s in split_sentences(question) if EXISTENTIAL.search(s)), "")
+    if not named or not asking or PRONOUN.search(asking):
+        return []
+    # A name ("VAR", "a Kestrel result") names the paper asked about; a phrase of a title ("next-scale
+    # prediction") describes what is asked for.
+    in_ask = {pid for match in names.mentions(asking) if match.key not in names.title_phrases
+              for pid in match.paper_ids}
+    return [pid for pid in named if pid not in in_ask]
 
 
 # "How is X different from Y", "X vs. Y", "compare X with Y": a contrast with a side on each hand.

@@ -44,6 +44,9 @@ class Resolved:
     # The papers of the last answer when it listed several and this turn points back at one without a
     # position ("the one about the data-augmentation trick"): the judge picks among them.
     listed: list[str] = field(default_factory=list)
+    # The turn points back by description ("the one where a cloud model helps", "the object-detection
+    # one"), not by position or pronoun alone: the paper that fits the description is meant.
+    described: bool = False
 
 
 @dataclass
@@ -57,6 +60,9 @@ class Plan:
     unknown_names: list[str] = field(default_factory=list)  # specific names no paper mentions
     count: int = 2  # papers a comparison wants
     topic: str = ""  # the question without its request wording ("I'm writing a related-work section on ...")
+    # Named papers that set the scene for a question asking whether some other paper exists ("VAR's
+    # tokenizer is a pain. Is there a generator that ...?"): what the asked-for paper relates to, not it.
+    context_named: list[str] = field(default_factory=list)
 
     @property
     def question(self) -> str:
