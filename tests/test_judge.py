@@ -418,6 +418,26 @@ def test_an_acronym_one_abstract_defines_in_passing_does_not_pick_the_paper(tmp_
     assert len(plan_and_candidates(service, question)[0].named) == 2  # both acronyms name a paper
     answer = service.ask(question)
     assert answer.kind == "lookup" and cited(answer) == ["SVFT"], answer.text
+    # One paper named by its title and one by such an acronym, joined only by "and": a question about the first.
+    question = "How many parameters does SVFT train, and what RMSE does it reach?"
+    assert len(plan_and_candidates(service, question)[0].named) == 2
+    answer = service.ask(question)
+    assert cited(answer) == ["SVFT"], answer.text
+
+
+@pytest.mark.parametrize("question, refused", [
+    # The user's setting, before a question asking whether some paper exists: not what is asked.
+    ("Some background: our robots run FooBarNet-7 on tiny chips. Is there work that prunes image classifiers "
+     "before any training?", False),
+    ("What accuracy does FooBarNet-7 reach on CIFAR-10?", True),  # asked about: refused
+])
+def test_an_unknown_name_in_the_context_of_is_there_work_does_not_refuse(service: PaperChat, question: str,
+                                                                         refused: bool) -> None:
+    assert service.names.unknown_names(question) == ["FooBarNet-7"]
+    answer = service.ask(question)
+    assert (answer.status == "refused") is refused, answer.text
+    if not refused:
+        assert cited(answer) == ["GradPrune"], answer.text
 
 
 @pytest.mark.parametrize("question, name", [

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Protocol
 
@@ -333,10 +333,15 @@ class TermDenseJudge:
         by_id = {e.paper.id: e for e in evidence}
         # "How does it compare with ShuffleMixer in PSNR": papers named only by acronyms their abstracts
         # define in passing ("(PSNR)", "(SR)") and far less relevant than the best candidate are terms
-        # the question uses, as in a lookup (`_target`); when every named paper is one, it asks about one paper.
-        if not (plan.resolved.is_follow_up or plan.resolved.referenced) and evidence and all(
-                pid in by_id and self._weakly_named(plan, by_id[pid], evidence[0]) for pid in plan.named):
-            return self._decide_one(plan, evidence, foreign)
+        # the question uses, as in a lookup (`_target`). When every named paper is one, or the question
+        # only joins them with "and" ("ZeroRF's time and what PSNR does it reach"), it asks about one paper;
+        # "compare", "both", "each" keep a comparison ("Consensus Merging and DAREx both ...").
+        if not (plan.resolved.is_follow_up or plan.resolved.referenced) and evidence:
+            weak = [pid for pid in plan.named if pid in by_id and self._weakly_named(plan, by_id[pid], evidence[0])
+                    and not self._named_by_title(plan, by_id[pid].paper)]
+            if len(weak) == len(plan.named) or (not plan.contrasts and len(plan.named) - len(weak) < 2):
+                return self._decide_one(replace(plan, named=[pid for pid in plan.named if pid not in weak]),
+                                        evidence, foreign)
         wanted = list(dict.fromkeys([*plan.resolved.referenced, *plan.named]))
         if plan.resolved.compare_with_earlier and len(wanted) < 2:
             wanted = list(dict.fromkeys([*plan.resolved.earlier[:1], *wanted]))
@@ -357,6 +362,13 @@ class TermDenseJudge:
         if self.detail(plan, target).missing:
             return Judgement([target], "partial", missing=list(target.missing))
         return Judgement([target], "answered")
+
+    def _named_by_title(self, plan: Plan, paper: StoredPaper) -> bool:
+        """Does the question name the paper by its title's words ("Paramanu", "Zero Bubble Pipeline
+        Parallelism"), rather than by a name only its abstract gives ("(PSNR)")?"""
+        words = [name_key(w) for w in re.split(r"[\s:]+", paper.title) if w]
+        runs = {"".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, min(i + 6, len(words) + 1))}
+        return any(m.key in runs for m in self.names().mentions(plan.question) if paper.id in m.paper_ids)
 
     def _weakly_named(self, plan: Plan, named: Evidence, best: Evidence) -> bool:
         """Named by a name its title does not hold, and far less relevant than the best candidate."""

@@ -283,14 +283,31 @@ def make_plan(resolved: Resolved, candidates: Candidates, names: NameIndex,
         if pid in papers:
             own_keys.add(name_key(papers[pid].title.split(":", 1)[0]))
     return Plan(resolved, intent, named, asked_for(question, own_keys, phrase),
-                names.unknown_names(question), compare_count(question, len(named)), topic_of(question),
-                context_named(question, named, names))
+                asked_unknown(question, names), compare_count(question, len(named)), topic_of(question),
+                context_named(question, named, names),
+                bool({word.lower() for word in COMPARE.findall(question)} - {"and"}))
 
 
-# "Is there a ... that ...?", "Are there any ...", "Do you have a paper ...": asks whether a paper exists.
-EXISTENTIAL = re.compile(r"\b(?:is|are)\s+there\s+(?:also\s+|even\s+)?(?:a|an|any)\b|\bdo\s+you\s+have\s+(?:a|an|any)\b"
+# "Is there a ... that ...?", "Is there work ...", "Are there any ...", "Do you have a paper ...": asks
+# whether a paper exists.
+EXISTENTIAL = re.compile(r"\b(?:is|are)\s+there\s+(?:also\s+|even\s+)?(?:a|an|any|some|work|research)\b"
+                         r"|\bdo\s+you\s+have\s+(?:a|an|any)\b"
                          r"|\bany\s+(?:other\s+)?(?:paper|work|study)\b", re.I)
 PRONOUN = re.compile(r"\b(?:it|its|it's|they|them|their)\b", re.I)
+
+
+def asked_unknown(question: str, names: NameIndex) -> list[str]:
+    """The names no paper mentions that the question asks about. When it asks whether some paper
+    exists ("Some background: we need a smaller U-Net for SDXL and SD 1.5. ... Is there work that
+    ...?"), names in its context describe the user's setting, not what must be in the answer."""
+    from ingest.chunking import split_sentences
+
+    unknown = names.unknown_names(question)
+    sentences = split_sentences(question)
+    if not unknown or not any(EXISTENTIAL.search(s) for s in sentences):
+        return unknown
+    asked = asking_part(question)
+    return [name for name in unknown if name in asked]
 
 
 def context_named(question: str, named: list[str], names: NameIndex) -> list[str]:

@@ -63,6 +63,8 @@ class Plan:
     # Named papers that set the scene for a question asking whether some other paper exists ("VAR's
     # tokenizer is a pain. Is there a generator that ...?"): what the asked-for paper relates to, not it.
     context_named: list[str] = field(default_factory=list)
+    # It says it compares ("compare", "vs", "different", "or", "both", "each"), not only "X and Y".
+    contrasts: bool = False
 
     @property
     def question(self) -> str:
