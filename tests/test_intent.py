@@ -298,6 +298,9 @@ def test_a_name_written_in_two_words_elsewhere_is_known() -> None:
     ("What's it called, how many models were evaluated, and which one came out on top?", ""),
     ("What architecture does Foo use to achieve 80% accuracy?", ""),  # the clause's verb is "use"
     ("What does EchoASR do to get its word error rate down?", ""),  # "does EchoASR" is no measurement
+    # The first asked quantity that is a measurement: what is counted first ("tokens") is none.
+    ("How many Portuguese tokens was it trained on, and by what percentage does its tokenizer cut the count?",
+     "percentage"),
 ])
 def test_the_measurement_a_question_asks_for(question: str, measured: str) -> None:
     assert measurement(question) == measured

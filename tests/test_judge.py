@@ -137,6 +137,8 @@ def test_judge_reports_the_missing_benchmark_per_paper(service: PaperChat) -> No
     ("How many times faster than Osprey is Kestrel?", "Kestrel"),
     ("How much faster than Osprey is Kestrel?", "Kestrel"),
     ("What speedup over Osprey does Kestrel report?", "Kestrel"),  # the paper it asks about, not the first named
+    # A count first ("how many languages"), then the measurement: the measurement is checked.
+    ("How many languages does EchoASR cover, and how much faster does it train?", "EchoASR"),
 ])
 def test_figure_the_abstract_never_gives_is_partial(service: PaperChat, question: str, name: str) -> None:
     answer = service.ask(question)

@@ -165,17 +165,22 @@ MEASURED_OF = re.compile(r"\s(?:over|of|on|for|with|against|than|versus|vs|compa
 def measurement(question: str) -> str:
     """The measurement the question asks for ("top-1 accuracy", "PSNR"), or "" when it asks what, not how much."""
     question = ASIDE.sub("", question)  # "how many GPU hours (and on what cluster) did it take": an aside
-    quantity = QUANTITY.search(question)
-    phrase = next((g for g in quantity.groups() if g), "") if quantity else ""
-    if quantity and quantity.group("counted"):
+    # The first asked quantity that is a measurement: "How many Portuguese tokens ..., and by what
+    # percentage does it cut the count?" asks for the percentage.
+    return next((phrase for quantity in QUANTITY.finditer(question) if (phrase := _measured(question, quantity))), "")
+
+
+def _measured(question: str, quantity: re.Match[str]) -> str:
+    phrase = next((g for g in quantity.groups() if g), "")
+    if quantity.group("counted"):
         phrase = phrase.split()[-1]  # what is counted is its noun: "how many extra parameters" counts parameters
     # A value reached ("what Elo rating does it reach") is a measurement whatever its noun; the verb
     # must be that clause's ("what architecture does it use to achieve ..." asks what, not how much).
-    clause = question[quantity.end():] if quantity else ""
+    clause = question[quantity.end():]
     end = CLAUSE_END.search(clause)
-    reached = bool(quantity and quantity.group("what") and REACHES.search(clause[: end.start() if end else None]))
+    reached = bool(quantity.group("what") and REACHES.search(clause[: end.start() if end else None]))
     if not (MEASURE.search(phrase) or re.search(r"\b[A-Z]{2,}\b", phrase) or reached):
-        phrase = ""  # "what functional form did ...": asks what, not how much
+        return ""  # "what functional form did ...": asks what, not how much
     return phrase
 
 
