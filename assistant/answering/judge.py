@@ -33,7 +33,7 @@ from assistant.answering.plan import REQUEST_WORDS, measured_names
 from assistant.answering.retrieve import CandidateRetriever, Candidates
 from assistant.answering.types import Evidence, Judgement, Plan, SentenceEvidence
 from assistant.keyword import KeywordIndex
-from assistant.names import NameIndex, name_words, phrase_text
+from assistant.names import NameIndex, NameMatch, name_words, phrase_text
 from assistant.settings import Settings
 from assistant.store import StoredPaper
 from assistant.text import FIGURE, INSTRUCTION_LIKE, content_stems, has_figure, name_key, sentence_stems
@@ -329,7 +329,7 @@ class TermDenseJudge:
         unseen = sum(keywords.idf(stem) for stem in wanted if stem not in keywords.doc_freq)
         return unseen / total if total else 0.0
 
-    def _decide_compare(self, plan: Plan, evidence: list[Evidence], foreign: bool = False) -> Judgement:
+    def _decide_compare(self, plan: Plan, evidence: list[Evidence], foreign: bool) -> Judgement:
         by_id = {e.paper.id: e for e in evidence}
         # "How does it compare with ShuffleMixer in PSNR": papers named only by acronyms their abstracts
         # define in passing ("(PSNR)", "(SR)") and far less relevant than the best candidate are terms
@@ -337,8 +337,9 @@ class TermDenseJudge:
         # only joins them with "and" ("ZeroRF's time and what PSNR does it reach"), it asks about one paper;
         # "compare", "both", "each" keep a comparison ("Consensus Merging and DAREx both ...").
         if not (plan.resolved.is_follow_up or plan.resolved.referenced) and evidence:
-            weak = [pid for pid in plan.named if pid in by_id and self._weakly_named(plan, by_id[pid], evidence[0])
-                    and not self._named_by_title(plan, by_id[pid].paper)]
+            weak = [pid for pid in plan.named if pid in by_id and self._weakly_named(plan, by_id[pid], evidence[0])]
+            mentions = self.names().mentions(plan.question) if weak else []
+            weak = [pid for pid in weak if not _named_by_title(by_id[pid].paper, mentions)]
             if len(weak) == len(plan.named) or (not plan.contrasts and len(plan.named) - len(weak) < 2):
                 return self._decide_one(replace(plan, named=[pid for pid in plan.named if pid not in weak]),
                                         evidence, foreign)
@@ -362,13 +363,6 @@ class TermDenseJudge:
         if self.detail(plan, target).missing:
             return Judgement([target], "partial", missing=list(target.missing))
         return Judgement([target], "answered")
-
-    def _named_by_title(self, plan: Plan, paper: StoredPaper) -> bool:
-        """Does the question name the paper by its title's words ("Paramanu", "Zero Bubble Pipeline
-        Parallelism"), rather than by a name only its abstract gives ("(PSNR)")?"""
-        words = [name_key(w) for w in re.split(r"[\s:]+", paper.title) if w]
-        runs = {"".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, min(i + 6, len(words) + 1))}
-        return any(m.key in runs for m in self.names().mentions(plan.question) if paper.id in m.paper_ids)
 
     def _weakly_named(self, plan: Plan, named: Evidence, best: Evidence) -> bool:
         """Named by a name its title does not hold, and far less relevant than the best candidate."""
@@ -408,13 +402,10 @@ class TermDenseJudge:
         if resolved.is_follow_up and resolved.wants_other_paper:
             # Another paper that does what this turn says and relates to the one discussed.
             return max(fresh, key=lambda e: e.relevance + self.settings.related_weight * e.related, default=None)
-        if resolved.is_follow_up and resolved.compare_with_earlier and fresh and earlier is not None \
-                and fresh[0].relevance > earlier.relevance:
-            return fresh[0]  # "how does <a paper described here> differ from it?": the described paper
-        if resolved.is_follow_up and resolved.described and fresh and earlier is not None \
-                and fresh[0].relevance > earlier.relevance:
-            # "The one where a cloud model helps ...", fitting a paper better than any discussed: the
-            # described paper, which the earlier answer missed.
+        # "How does <a paper described here> differ from it?", and "the one where a cloud model helps ..."
+        # when a paper the earlier answer missed fits better than any discussed: the described paper.
+        if resolved.is_follow_up and (resolved.compare_with_earlier or resolved.described) and fresh \
+                and earlier is not None and fresh[0].relevance > earlier.relevance:
             return fresh[0]
         if resolved.is_follow_up:
             return earlier
@@ -434,6 +425,14 @@ def _measures(sentence: str, quantity: set[str]) -> bool:
     counts = [m for m in COUNTED_NOUN.finditer(sentence) if not set(content_stems(m.group(1))) & quantity]
     spans = [(m.start(), m.end()) for m in counts]
     return any(not any(a <= f.start() < b for a, b in spans) for f in FIGURE.finditer(sentence))
+
+
+def _named_by_title(paper: StoredPaper, mentions: Sequence[NameMatch]) -> bool:
+    """Does the question (its name `mentions`) name the paper by its title's words ("Paramanu", "Zero
+    Bubble Pipeline Parallelism"), rather than by a name only its abstract gives ("(PSNR)")?"""
+    words = [name_key(w) for w in re.split(r"[\s:]+", paper.title) if w]
+    runs = {"".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, min(i + 6, len(words) + 1))}
+    return any(m.key in runs for m in mentions if paper.id in m.paper_ids)
 
 
 def _titled(paper: StoredPaper, question: str) -> bool:

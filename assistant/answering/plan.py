@@ -281,6 +281,7 @@ def make_plan(resolved: Resolved, candidates: Candidates, names: NameIndex,
     if len(named) == 1 and not resolved.is_follow_up:
         named += described_other_side(question, named[0], candidates, papers)
     intent, _ = intent_of(question, len(named), resolved)
+    existential = existential_sentence(question)
     # Naming a paper is not asking for it: its own names are not specifics the answer must state.
     own_keys = set(candidates.name_keys)
     for pid in [*named, *resolved.referenced]:
@@ -288,8 +289,8 @@ def make_plan(resolved: Resolved, candidates: Candidates, names: NameIndex,
         if pid in papers:
             own_keys.add(name_key(papers[pid].title.split(":", 1)[0]))
     return Plan(resolved, intent, named, asked_for(question, own_keys, phrase),
-                asked_unknown(question, names), compare_count(question, len(named)), topic_of(question),
-                context_named(question, named, names),
+                asked_unknown(question, existential, names), compare_count(question, len(named)), topic_of(question),
+                context_named(existential, named, names),
                 bool({word.lower() for word in COMPARE.findall(question)} - {"and"}))
 
 
@@ -301,28 +302,29 @@ EXISTENTIAL = re.compile(r"\b(?:is|are)\s+there\s+(?:also\s+|even\s+)?(?:a|an|an
 PRONOUN = re.compile(r"\b(?:it|its|it's|they|them|their)\b", re.I)
 
 
-def asked_unknown(question: str, names: NameIndex) -> list[str]:
-    """The names no paper mentions that the question asks about. When it asks whether some paper
-    exists ("Some background: we need a smaller U-Net for SDXL and SD 1.5. ... Is there work that
-    ...?"), names in its context describe the user's setting, not what must be in the answer."""
+def existential_sentence(question: str) -> str:
+    """The question's first sentence asking whether a paper exists ("" when none does)."""
     from ingest.chunking import split_sentences
 
+    return next((s for s in split_sentences(question) if EXISTENTIAL.search(s)), "")
+
+
+def asked_unknown(question: str, existential: str, names: NameIndex) -> list[str]:
+    """The names no paper mentions that the question asks about. When it asks whether some paper
+    exists (`existential`: "Some background: we need a smaller U-Net for SDXL and SD 1.5. ... Is there
+    work that ...?"), names in its context describe the user's setting, not what must be in the answer."""
     unknown = names.unknown_names(question)
-    sentences = split_sentences(question)
-    if not unknown or not any(EXISTENTIAL.search(s) for s in sentences):
+    if not unknown or not existential:
         return unknown
     asked = asking_part(question)
     return [name for name in unknown if name in asked]
 
 
-def context_named(question: str, named: list[str], names: NameIndex) -> list[str]:
-    """The named papers only the question's context names when the question asks whether a paper
-    exists: "VAR's tokenizer is a pain to swap out. Is there a next-scale generator that ...?" asks
-    for a paper other than VAR. A name in the asking sentence, or a pronoun there ("is there a way
-    to make it cheaper?"), keeps the named paper the subject."""
-    from ingest.chunking import split_sentences
-
-    asking = next((s for s in split_sentences(question) if EXISTENTIAL.search(s)), "")
+def context_named(asking: str, named: list[str], names: NameIndex) -> list[str]:
+    """The named papers only the question's context names when it asks whether a paper exists
+    (`asking`, its existential sentence): "VAR's tokenizer is a pain to swap out. Is there a
+    next-scale generator that ...?" asks for a paper other than VAR. A name in the asking sentence,
+    or a pronoun there ("is there a way to make it cheaper?"), keeps the named paper the subject."""
     if not named or not asking or PRONOUN.search(asking):
         return []
     # A name ("VAR", "a Kestrel result") names the paper asked about; a phrase of a title ("next-scale
