@@ -94,6 +94,9 @@ class Settings(BaseSettings):
                                       "title lacks ('(SVD)' defined in passing) gives way to the best candidate "
                                       "when less relevant than this share of it (chosen on probe7, checked on "
                                       "dev, dev2 and the other probes)")
+    side_fit: float = Field(0.75, ge=0, description="a comparison side given by description ('the pruning paper "
+                            "that ...') is the best-fitting paper when it fits this well (best chunk similarity + "
+                            "judge_coverage_weight x term coverage, both against the description)")
     # The judge's other thresholds (docs/answering.md says how each was chosen and checked).
     on_topic_similarity: float = Field(0.45, description="a paper this close (best chunk cosine) is on topic")
     weak_similarity: float = Field(0.3, description="... or this close with weak_coverage of the question's terms")

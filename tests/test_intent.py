@@ -14,7 +14,16 @@ import pytest
 from answering_corpus import indexed_service
 
 from assistant.answer import Answer
-from assistant.answering.plan import asked_for, asking_part, intent_of, make_plan, measured_names, measurement
+from assistant.answering.plan import (
+    asked_for,
+    asking_part,
+    compare_count,
+    described_sides,
+    intent_of,
+    make_plan,
+    measured_names,
+    measurement,
+)
 from assistant.answering.retrieve import CandidateRetriever, Candidates
 from assistant.answering.types import Resolved
 from assistant.citations import verify
@@ -392,3 +401,35 @@ def test_a_titles_short_name_typed_in_another_case_names_its_paper() -> None:
                                       "And what improvements over Bar?"])
 def test_a_plural_measure_asks_for_a_number(question: str) -> None:
     assert asked_for(question, set()).number
+
+
+@pytest.mark.parametrize(("question", "sides"), [
+    ("ST-3 vs the layer-adaptive weight pruning paper that solves the allocation with dynamic programming: how "
+     "does each decide which weights end up zero?",
+     ("the layer-adaptive weight pruning paper that solves the allocation with dynamic programming",)),
+    ("The neural ranking robustness study vs the parameter-efficient tuning paper for retrieval and re-ranking: "
+     "what does each conclude?",
+     ("The neural ranking robustness study", "the parameter-efficient tuning paper for retrieval and re-ranking")),
+    ("Two scaling studies: the one on over-trained language models, and the one on scaling the retrieval "
+     "datastore. What does each add?",
+     ("the one on over-trained language models", "the one on scaling the retrieval datastore")),
+    ("Which of DRM and the paper that crafts distribution shifts by augmenting source images assumes several "
+     "source domains?", ("the paper that crafts distribution shifts by augmenting source images assumes several "
+                         "source domains",)),
+    # a quoted title's own "or" neither splits nor ends a side
+    ("Which of these two papers argues against pruning: 'To prune, or not to prune', or the one defending "
+     "randomized parameter sharing? What evidence does each give?",
+     ("the one defending randomized parameter sharing",)),
+    ("How does QueryDETR compare with a standard detection transformer?", ()),  # a baseline, no paper
+    ("How does it differ from the first one?", ()),  # a position, for condense
+    ("What does EchoASR report?", ()),
+])
+def test_a_contrast_side_given_by_description(question: str, sides: tuple[str, ...]) -> None:
+    assert described_sides(question, [], NameIndex([])) == sides
+
+
+def test_a_described_side_makes_a_comparison_and_a_digit_in_a_name_counts_nothing() -> None:
+    question = "ST-3 vs the layer-adaptive weight pruning paper that solves the allocation with dynamic programming?"
+    assert intent_of(question, 1, Resolved(question, question), described=1) == ("compare", False)
+    assert intent_of(question, 1, Resolved(question, question)) == ("lookup", False)
+    assert compare_count(question, 1) == 2  # not the "3" of "ST-3"

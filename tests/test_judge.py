@@ -454,3 +454,26 @@ def test_a_paper_named_only_in_the_context_of_is_there_a_question_is_not_the_ans
         service: PaperChat, question: str, name: str) -> None:
     answer = service.ask(question)
     assert [short(t) for t in answer.cited_titles] == [name], answer.text
+
+
+# ---- a comparison side given by description, not by name ------------------------------------------
+@pytest.mark.parametrize(("question", "papers"), [
+    ("Kestrel vs the pruning paper that rewinds the remaining weights to their early values: how does each "
+     "decide which weights to remove?", {"Kestrel", "Osprey"}),
+    ("Which of EchoASR and the paper that mixes recorded background noise into the training audio needs less "
+     "transcribed speech?", {"EchoASR", "NoiseGuard"}),
+    ("Two speech papers: the one on streaming recognition with chunked attention, and the one that pretrains "
+     "on untranscribed speech. What does each report?", {"StreamCTC", "EchoASR"}),
+])
+def test_a_comparison_side_given_by_description_is_the_paper_that_fits_it(
+        service: PaperChat, question: str, papers: set[str]) -> None:
+    answer = service.ask(question)
+    assert answer.kind == "compare" and set(cited(answer)) == papers
+    assert_citations_hold(service, answer)
+
+
+def test_a_description_no_paper_fits_is_no_side_of_a_comparison(service: PaperChat) -> None:
+    """Nothing in the collection is about robot locomotion: the question is answered about Kestrel."""
+    answer = service.ask("Kestrel vs the reinforcement learning paper for legged robot locomotion: how does "
+                         "each one train?")
+    assert answer.kind == "lookup" and cited(answer) == ["Kestrel"]

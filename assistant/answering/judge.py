@@ -42,6 +42,9 @@ from ingest.chunking import chunk_sentences
 SPEED_WORDS = frozenset({"faster", "fast", "speedup", "speed", "quicker", "acceler", "slower"})
 MULTIPLIER = re.compile(r"\d(?:\.\d+)?\s*(?:x\b|×|times\b|-fold)", re.I)
 GAIN_WORDS = frozenset({"gain", "improv", "boost", "increas", "better", "advantag"})
+# The head nouns of a description ("the pruning paper that ..."): what it is, not what it is about.
+DESCRIPTION_WORDS = REQUEST_WORDS | {"paper", "study", "work", "one", "method", "approach", "model", "framework",
+                                     "network", "system", "technique", "survey", "benchmark"}
 SHARE_WORDS = frozenset({"fraction", "share", "percentag", "percent", "proport", "ratio", "portion"})
 
 
@@ -68,6 +71,7 @@ class JudgeSettings:
     figure_words_share: float
     figure_reach: int
     chunk_max_words: int
+    side_fit: float
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JudgeSettings:
@@ -75,7 +79,7 @@ class JudgeSettings:
         return cls(s.judge_pool, s.judge_coverage_weight, s.list_relative, s.weak_name_relative, s.list_max_papers,
                    s.on_topic_similarity, s.weak_similarity, s.weak_coverage, s.min_list_coverage,
                    s.unseen_topic_share, s.related_weight, s.missing_share, s.named_topic_share,
-                   s.figure_words_share, s.figure_reach, s.chunk_max_words)
+                   s.figure_words_share, s.figure_reach, s.chunk_max_words, s.side_fit)
 
 
 class EvidenceJudge(Protocol):
@@ -117,6 +121,8 @@ class TermDenseJudge:
         total = sum(idf(stem) for stem in wanted)
         centroids = {pid: _unit(matrix.mean(axis=0)) for pid, matrix in vectors.items()}
         earlier = centroids.get(plan.resolved.earlier[0]) if plan.resolved.earlier else None
+        sides = [(self.retriever.embed(side), set(content_stems(side, DESCRIPTION_WORDS)))
+                 for side in plan.descriptions]
         evidence = []
         for hit in hits:
             matrix = vectors.get(hit.paper.id)
@@ -127,10 +133,20 @@ class TermDenseJudge:
             have = paper_stems(hit.paper)
             coverage = sum(idf(stem) for stem in wanted & have) / total if total else 0.0
             relevance = best + s.coverage_weight * coverage
+            side_fit = tuple(self._fit(matrix, vector, stems, have, idf) for vector, stems in sides)
             evidence.append(Evidence(hit, relevance, coverage, [], [], hit.paper.id in plan.named, related,
-                                     tuple(float(x) for x in chunk_sims)))
+                                     tuple(float(x) for x in chunk_sims), side_fit))
         evidence.sort(key=lambda e: -e.relevance)
         return evidence
+
+    def _fit(self, matrix: np.ndarray | None, vector: np.ndarray, stems: set[str], have: frozenset[str],
+             idf: Idf) -> float:
+        """Relevance to one description (a comparison side): its best chunk's similarity plus the weighted
+        share of the description's terms the paper holds, as for the whole question."""
+        best = float((matrix @ vector).max()) if matrix is not None else 0.0
+        total = sum(idf(stem) for stem in stems)
+        coverage = sum(idf(stem) for stem in stems & have) / total if total else 0.0
+        return best + self.settings.coverage_weight * coverage
 
     def detail(self, plan: Plan, evidence: Evidence) -> Evidence:
         """Sentence-level support and what is missing, for a paper an answer may use (the rest skip it)."""
@@ -336,7 +352,7 @@ class TermDenseJudge:
         # the question uses, as in a lookup (`_target`). When every named paper is one, or the question
         # only joins them with "and" ("ZeroRF's time and what PSNR does it reach"), it asks about one paper;
         # "compare", "both", "each" keep a comparison ("Consensus Merging and DAREx both ...").
-        if not (plan.resolved.is_follow_up or plan.resolved.referenced) and evidence:
+        if not (plan.resolved.is_follow_up or plan.resolved.referenced) and evidence and plan.named:
             weak = [pid for pid in plan.named if pid in by_id and self._weakly_named(plan, by_id[pid], evidence[0])]
             mentions = self.names().mentions(plan.question) if weak else []
             weak = [pid for pid in weak if not _named_by_title(by_id[pid].paper, mentions)]
@@ -347,6 +363,15 @@ class TermDenseJudge:
         if plan.resolved.compare_with_earlier and len(wanted) < 2:
             wanted = list(dict.fromkeys([*plan.resolved.earlier[:1], *wanted]))
         chosen = [by_id[pid] for pid in wanted if pid in by_id]
+        # "ST-3 vs the layer-adaptive pruning paper that ...": each described side is the paper that fits
+        # its description best, when one fits it as a paper on topic would fit a question.
+        for side in range(len(plan.descriptions)):
+            fits = [e for e in evidence if e not in chosen and len(e.side_fit) > side]
+            best = max(fits, key=lambda e: e.side_fit[side], default=None)
+            if best is not None and best.side_fit[side] >= self.settings.side_fit:
+                chosen.append(best)
+        if plan.descriptions and len(chosen) < 2:  # a side fits no paper: what was found, as a lookup
+            return self._decide_one(replace(plan, intent="lookup", descriptions=()), evidence, foreign)
         for candidate in evidence:  # "compare the two papers on X": topped up from the judged ranking
             if len(chosen) >= plan.count:
                 break

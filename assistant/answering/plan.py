@@ -229,8 +229,9 @@ def asking_part(question: str) -> str:
     return " ".join(asking) if asking else question
 
 
-def intent_of(question: str, named: int, resolved: Resolved) -> tuple[Intent, bool]:
-    """(intent, plural): the answer kind the question's form asks for."""
+def intent_of(question: str, named: int, resolved: Resolved, described: int = 0) -> tuple[Intent, bool]:
+    """(intent, plural): the answer kind the question's form asks for. `described` counts the sides of a
+    contrast given by description (`described_sides`)."""
     # A quoted phrase is the words of a title or an abstract, not the question's form: "does DVERGE or
     # 'ensemble everything everywhere' need ..." asks about two papers, not for everything.
     question = QUOTED.sub("Q", question)
@@ -241,6 +242,8 @@ def intent_of(question: str, named: int, resolved: Resolved) -> tuple[Intent, bo
         return "list", True
     if resolved.referenced and len(resolved.referenced) >= 2:
         return "compare", False
+    if described and named + described >= 2 and not resolved.is_follow_up:
+        return "compare", False  # "ST-3 vs the layer-adaptive pruning paper that ...": two papers, one described
     # "How much faster than Osprey is Kestrel?" asks for one paper's figure, measured against the other.
     # So does "What WER does S2-LoRA reach, compared with AdaLoRA?" and "..., vs AdaLoRA?": the
     # others are what its figure is measured against (an aside, "(or CER)", is not the form).
@@ -280,7 +283,8 @@ def make_plan(resolved: Resolved, candidates: Candidates, names: NameIndex,
     named = [pid for pid in candidates.named if pid in by_other_names or not measured]
     if len(named) == 1 and not resolved.is_follow_up:
         named += described_other_side(question, named[0], candidates, papers)
-    intent, _ = intent_of(question, len(named), resolved)
+    descriptions = () if resolved.is_follow_up else described_sides(question, named, names)
+    intent, _ = intent_of(question, len(named), resolved, len(descriptions))
     existential = existential_sentence(question)
     # Naming a paper is not asking for it: its own names are not specifics the answer must state.
     own_keys = set(candidates.name_keys)
@@ -291,7 +295,8 @@ def make_plan(resolved: Resolved, candidates: Candidates, names: NameIndex,
     return Plan(resolved, intent, named, asked_for(question, own_keys, phrase),
                 asked_unknown(question, existential, names), compare_count(question, len(named)), topic_of(question),
                 context_named(existential, named, names),
-                bool({word.lower() for word in COMPARE.findall(question)} - {"and"}))
+                bool({word.lower() for word in COMPARE.findall(question)} - {"and"}),
+                descriptions if intent == "compare" else ())
 
 
 # "Is there a ... that ...?", "Is there work ...", "Are there any ...", "Do you have a paper ...": asks
@@ -340,6 +345,38 @@ CONTRAST_SIDES = re.compile(
     r"|^(?:.*?\b)?compare (?P<c>.+?) (?:with|to|and|against) (?P<d>.+)$", re.I)
 
 
+# A definite description of one paper: "the layer-adaptive pruning paper that ...", "the one on ...".
+DESCRIPTION = re.compile(r"^\s*(?:the|that)\s+(?!(?:first|second|third|last|former|latter|same|other)\b)"
+                         r"(?:[^\s,;:?]+\s+){0,8}?(?:paper|study|work|one|method|approach|model|framework|network|"
+                         r"system|technique|survey|benchmark)s?\b", re.I)
+# Where a side's description ends: the question that follows it ("...: how does each ...").
+SIDE_END = re.compile(r"[:?;]|\s-\s|\.(?:\s|$)|,\s*(?:and\s+|or\s+)?(?=(?:how|what|which|who|where|when|why|"
+                      r"does|do|did|is|are|was|were|can|could)\b)", re.I)
+# "Which of the two ...: A, or B?", "Which of A and B ...", "the one on A, and the one on B".
+CHOICE = re.compile(r"\bwhich of (?:the|these|those) (?:two|three)\b[^:]*:\s*(?P<a>.+?),?\s+or\s+(?P<b>.+)$", re.I)
+WHICH_OF_SIDES = re.compile(r"\bwhich of (?!(?:the|these|those|them)\b)(?P<a>.+?),?\s+(?:and|or)\s+(?P<b>.+)$", re.I)
+JOINED = re.compile(r"(?P<a>\bthe (?:one|paper|study|work)\b.+?),?\s+and\s+(?P<b>the (?:one|paper|study|work)\b.+)$",
+                    re.I)
+
+
+def described_sides(question: str, named: list[str], names: NameIndex) -> tuple[str, ...]:
+    """The sides of a contrast that describe a paper rather than name it: "ST-3 vs the layer-adaptive
+    weight pruning paper that solves the allocation with dynamic programming" has one, "the one on
+    over-trained language models, and the one on scaling the retrieval datastore" two. A side holding a
+    name of a named paper is that paper; "versus a standard ViT" (no definite description) is a baseline."""
+    # A quoted title's own words ("'To prune, or not to prune'") neither split nor end a side.
+    masked = QUOTED.sub(lambda m: "_" * len(m.group(0)), question)
+    for pattern in (CONTRAST_SIDES, CHOICE, WHICH_OF_SIDES, JOINED):
+        match = pattern.search(masked)
+        if match:
+            spans = [match.span(group) for group in range(1, len(match.groups()) + 1) if match.group(group)]
+            sides = [question[start:start + len(SIDE_END.split(masked[start:end], 1)[0])].strip(" ,'\"")
+                     for start, end in spans]
+            return tuple(side for side in sides if DESCRIPTION.match(side)
+                         and not any(pid in named for m in names.mentions(side) for pid in m.paper_ids))
+    return ()
+
+
 def described_other_side(question: str, named: str, candidates: Candidates,
                          papers: dict[str, StoredPaper]) -> list[str]:
     """The paper a contrast names by description on its other side ("TIES-Merging different from
@@ -377,7 +414,7 @@ def compare_count(question: str, named: int) -> int:
     if named >= 2:
         return min(named, 3)
     for word, count in COUNT_WORDS.items():
-        if re.search(rf"\b{word}\b", question, re.I):
+        if re.search(rf"(?<![\w-]){word}(?![\w-])", question, re.I):  # not the "3" of "ST-3"
             return count
     return 2
 

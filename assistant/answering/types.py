@@ -65,6 +65,9 @@ class Plan:
     context_named: list[str] = field(default_factory=list)
     # It says it compares ("compare", "vs", "different", "or", "both", "each"), not only "X and Y".
     contrasts: bool = False
+    # Sides of a comparison given by description, not by name ("ST-3 vs the layer-adaptive pruning
+    # paper that solves the allocation with dynamic programming"): the judge finds the paper for each.
+    descriptions: tuple[str, ...] = ()
 
     @property
     def question(self) -> str:
@@ -91,6 +94,7 @@ class Evidence:
     named: bool = False
     related: float = 0.0  # whole-abstract similarity to the paper discussed before (follow-ups)
     chunk_similarity: tuple[float, ...] = field(default=(), repr=False)  # per chunk, to the question
+    side_fit: tuple[float, ...] = ()  # how well it fits each of the plan's descriptions (same scale as relevance)
     detailed: bool = False  # sentences and missing are filled in
 
     @property
