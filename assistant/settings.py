@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     unseen_topic_share: float = Field(0.5, ge=0, le=1, description="a question whose term weight is mostly in "
                                       "words no paper uses is matched by meaning alone (another language); a "
                                       "list of it is refused")
+    english_share: float = Field(0.12, ge=0, le=1, description="... unless at least this share of its words are "
+                                 "English function words ('what', 'the', 'of'): an English question about things "
+                                 "no paper mentions (descaling a kettle) is off topic, not in another language")
     related_weight: float = Field(0.5, ge=0, description="'another paper that ...': relevance + this x its "
                                   "similarity to the paper discussed")
     missing_share: float = Field(0.15, ge=0, le=1, description="a benchmark or model the abstract lacks makes the "

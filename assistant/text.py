@@ -43,6 +43,22 @@ def _stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN)
 
 
+# The commonest English function words: a question in English is full of them ("what", "does", "the",
+# "of"), one in German, French or Chinese holds almost none, whatever its technical terms.
+_FUNCTION_WORDS = """
+a an the of to in on for with from by at as and or but not no is are was were be been being do does did
+have has had can could should would will may might must what which who whom whose how why when where whether
+this that these those it its they them their there here i me my we our you your he she his her than then so if
+about into over under between any some all each both more most such only also very just"""
+ENGLISH_FUNCTION_WORDS = frozenset(_FUNCTION_WORDS.split())
+
+
+def english_share(text: str) -> float:
+    """The share of the text's words that are English function words (0 for a text with no words)."""
+    words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", text.lower())
+    return sum(word in ENGLISH_FUNCTION_WORDS for word in words) / len(words) if words else 0.0
+
+
 def fold(text: str) -> str:
     """Lowercase, NFKC, LaTeX markup dropped: `$\\textit{Trans-LoRA}$` -> `trans-lora`."""
     text = unicodedata.normalize("NFKC", text)

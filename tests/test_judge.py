@@ -27,7 +27,8 @@ from assistant.chat import Conversation
 from assistant.citations import CITATION, verify
 from assistant.names import NameIndex
 from assistant.service import PaperChat
-from assistant.text import content_stems
+from assistant.settings import Settings
+from assistant.text import content_stems, english_share
 
 PRUNED_DETECTORS = {"PruneDet", "SparseNeck", "DistillPrune"}  # pruning AND object detection
 PRUNED_CLASSIFIERS = {"GradPrune", "Kestrel", "Osprey"}  # pruning, no detection
@@ -477,3 +478,26 @@ def test_a_description_no_paper_fits_is_no_side_of_a_comparison(service: PaperCh
     answer = service.ask("Kestrel vs the reinforcement learning paper for legged robot locomotion: how does "
                          "each one train?")
     assert answer.kind == "lookup" and cited(answer) == ["Kestrel"]
+
+
+# ---- a question in English about what no paper mentions is off topic, not in another language -------
+@pytest.mark.parametrize(("question", "english"), [
+    ("What's the best way to get rid of limescale in a kettle without buying a commercial descaler?", True),
+    ("how long should I steep green tea so it doesn't get bitter?", True),
+    ("What inference speedup does ExFlow get on Mixtral 8x7B?", True),
+    ("Welche Methoden zur Quantisierung großer Sprachmodelle gibt es in der Sammlung?", False),
+    ("Quelles méthodes de quantification des grands modèles de langage existe-t-il ?", False),
+    ("¿Qué optimiza ZeRO++ en la comunicación?", False),
+    ("ZeRO 是什么？", False),
+])
+def test_a_question_in_english_is_told_from_one_in_another_language(question: str, english: bool) -> None:
+    assert (english_share(question) >= Settings().english_share) == english
+
+
+def test_an_english_question_about_what_no_paper_mentions_is_refused(service: PaperChat) -> None:
+    """Its words occur in no paper, as a German question's would, but it is English: matched by meaning
+    alone it would take the nearest abstract for an answer."""
+    question = "What's the best way to get rid of limescale in a kettle without buying a commercial descaler?"
+    assert not service.pipeline.stages.judge.is_foreign(question)
+    answer = service.ask(question)
+    assert answer.status == "refused" and answer.sources == []

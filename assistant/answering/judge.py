@@ -36,7 +36,15 @@ from assistant.keyword import KeywordIndex
 from assistant.names import NameIndex, NameMatch, name_words, phrase_text
 from assistant.settings import Settings
 from assistant.store import StoredPaper
-from assistant.text import FIGURE, INSTRUCTION_LIKE, content_stems, has_figure, name_key, sentence_stems
+from assistant.text import (
+    FIGURE,
+    INSTRUCTION_LIKE,
+    content_stems,
+    english_share,
+    has_figure,
+    name_key,
+    sentence_stems,
+)
 from ingest.chunking import chunk_sentences
 
 SPEED_WORDS = frozenset({"faster", "fast", "speedup", "speed", "quicker", "acceler", "slower"})
@@ -72,6 +80,7 @@ class JudgeSettings:
     figure_reach: int
     chunk_max_words: int
     side_fit: float
+    english_share: float
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JudgeSettings:
@@ -79,7 +88,8 @@ class JudgeSettings:
         return cls(s.judge_pool, s.judge_coverage_weight, s.list_relative, s.weak_name_relative, s.list_max_papers,
                    s.on_topic_similarity, s.weak_similarity, s.weak_coverage, s.min_list_coverage,
                    s.unseen_topic_share, s.related_weight, s.missing_share, s.named_topic_share,
-                   s.figure_words_share, s.figure_reach, s.chunk_max_words, s.side_fit)
+                   s.figure_words_share, s.figure_reach, s.chunk_max_words, s.side_fit,
+                   s.english_share)
 
 
 class EvidenceJudge(Protocol):
@@ -289,7 +299,7 @@ class TermDenseJudge:
                              "the collection mentions.", nearest=evidence[:3])
         if not evidence:
             return Judgement([], "refused", reason="no paper in the collection matches what was asked.")
-        foreign = self.unseen_share(plan.question) >= self.settings.unseen_topic_share
+        foreign = self.is_foreign(plan.question)
         if plan.intent in ("list", "topic_summary"):
             judgement = self._decide_list(plan, evidence, foreign)
         elif plan.intent == "compare":
@@ -336,6 +346,12 @@ class TermDenseJudge:
         named = wanted & set().union(*(set(content_stems(term)) for term in plan.ask.specific))
         total = sum(idf(stem) for stem in wanted)
         return bool(total) and sum(idf(stem) for stem in named) / total >= self.settings.named_topic_share
+
+    def is_foreign(self, question: str) -> bool:
+        """Is the question in another language: mostly words no paper uses, and few English function
+        words? An English question whose words no paper uses ("limescale in a kettle") is off topic."""
+        s = self.settings
+        return self.unseen_share(question) >= s.unseen_topic_share and english_share(question) < s.english_share
 
     def unseen_share(self, question: str) -> float:
         """Share of the question's term weight carried by words no paper in the collection uses."""
