@@ -78,6 +78,8 @@ LIST_FORMS = [
     "what do you have on pruning object detectors",
     "how many pre-trained models for speech recognition are in the collection? name them",  # a count of its holdings
     "How many pruning methods for detectors are here?",
+    "LoRA variants that learn how much rank each weight matrix gets during training — give me all",
+    "Can you list all papers on speech recognition?",
 ]
 
 
@@ -110,6 +112,9 @@ def test_comparison_forms_with_two_named_papers(question: str) -> None:
     "Is there any detector that prunes its own backbone?",  # "is there any": one is asked for
     "What does Foo have in its decoder?",  # a paper's parts, not the collection's
     "What did they compare it against, and did they try anything to improve it?",  # "anything" as an object
+    # "works" and "show" as verbs, not a request for works
+    "What optimizer does it introduce, and on which architectures did they show it works?",
+    "Did anyone turn value regression into classification? Where did it help, and why do they think it works?",
     "How many layers are in the Foo model?",  # a count inside one paper
     # What one paper covers, asked with "which <plural>": "it" is the paper.
     "Is there a review of Foo? Which algorithm-level techniques and which hardware-level topics does it go through?",

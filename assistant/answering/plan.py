@@ -47,7 +47,9 @@ PLURAL = re.compile(
     # "which techniques and which topics does it go through": what one paper covers.
     r"(?![^?.;]{0,60}?\b(?:does|did|is|was|has|can|could|would|will)\s+(?:it|this|"
     r"the (?:paper|model|method|study|work|survey))\b)"
-    r"|\b(?:list|name|show|give|find)\b[^.?]{0,40}\b(?:papers|works|studies|all|every|everything)\b"
+    # A request, said as one: "List ...", "please show ...", "can you give me ...", not "did they show it works".
+    r"|(?:^|[.?!;:,(—–-]\s*|\b(?:please|and|you)\s+)(?:list|name|show|give|find)\b[^.?]{0,40}"
+    r"\b(?:papers|works|studies|all|every|everything)\b"
     r"|\b(?:any|all|every|other)\s+(?:the\s+)?(?:\w+\s+){0,2}(?:papers|works|studies)\b"
     # "Are there ..." asks whether several exist, whatever the noun ("are there any CNNs whose ...").
     r"|\b(?:are|were)\s+there\b"
@@ -61,7 +63,9 @@ PLURAL = re.compile(
     r"|\bhow\s+many\s+(?:\w+\s+){0,2}(?:papers|works|studies)\b"
     rf"|{HOW_MANY_HELD}"
     r"|\brelated[- ]work\b"
-    r"|\bany (?:work|research|literature)\b|\b(?:papers|works|studies)\s*[?.!]?\s*$"
+    r"|\bany (?:work|research|literature)\b"
+    # "... papers?" at the end, and "works" as a noun: not "did they show it works?"
+    r"|\b(?:papers|(?<!\bit )(?<!\bthis )(?<!\bthat )(?<!\bwhich )works|studies)\s*[?.!]?\s*$"
     r"|\bpapers\s+(?:that|which|about|on|here|in)\b",
     re.I,
 )
