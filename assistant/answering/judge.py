@@ -325,7 +325,10 @@ class TermDenseJudge:
         # a long question explains itself ("because neighbouring layers behave alike") in words the
         # abstracts need not use.
         close = self.similarity(evidence[0]) >= s.on_topic_similarity
-        if foreign or (top.coverage < s.min_list_coverage and not close) or not listed(evidence[0]):
+        # Whatever its language: a question in English ("papers on watermarking generated text") whose
+        # words occur in no paper has no list either.
+        unseen = self.unseen_share(plan.question) >= s.unseen_topic_share
+        if unseen or (top.coverage < s.min_list_coverage and not close) or not listed(evidence[0]):
             # The topic's own words occur in no paper, no candidate holds even a third of them (and the
             # best is not close in meaning), or the best is not about it.
             return Judgement([], "refused", reason="no paper in the collection matches what was asked.",
