@@ -312,6 +312,12 @@ def test_a_name_written_in_two_words_elsewhere_is_known() -> None:
     ("What's it called, how many models were evaluated, and which one came out on top?", ""),
     ("What architecture does Foo use to achieve 80% accuracy?", ""),  # the clause's verb is "use"
     ("What does EchoASR do to get its word error rate down?", ""),  # "does EchoASR" is no measurement
+    ("What absolute pass@1 does Foo reach on HumanEval?", "absolute pass@1"),  # a metric at k
+    ("How much did the recall@10 improve over BM25?", "recall@10"),
+    # The measure that changes: "how much does its perplexity go up", past a possessive.
+    ("How much does its perplexity (say on C4) go up compared with the uncompressed model?", "perplexity"),
+    ("How much does Foo's word error rate drop on noisy speech?", "word error rate"),
+    ("How much does it improve the results?", ""),  # "it" changes nothing measured
     # The first asked quantity that is a measurement: what is counted first ("tokens") is none.
     ("How many Portuguese tokens was it trained on, and by what percentage does its tokenizer cut the count?",
      "percentage"),

@@ -473,6 +473,15 @@ def test_a_comparison_side_given_by_description_is_the_paper_that_fits_it(
     assert_citations_hold(service, answer)
 
 
+def test_a_description_the_named_paper_fits_best_is_its_own_baseline(service: PaperChat) -> None:
+    """"The speech recognition model trained on clean speech" fits StreamCTC and EchoASR too, but NoiseGuard,
+    whose abstract measures against it, best: it is what NoiseGuard's figure is compared with."""
+    answer = service.ask("How much does NoiseGuard's word error rate drop compared with the speech recognition "
+                         "model trained on clean speech?")
+    assert answer.kind == "lookup" and cited(answer) == ["NoiseGuard"], answer.text
+    assert "27%" in answer.text
+
+
 def test_a_description_no_paper_fits_is_no_side_of_a_comparison(service: PaperChat) -> None:
     """Nothing in the collection is about robot locomotion: the question is answered about Kestrel."""
     answer = service.ask("Kestrel vs the reinforcement learning paper for legged robot locomotion: how does "

@@ -103,7 +103,7 @@ CAPITALIZED = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}(?:'s)?\b(?!-)")  # "Step
 # The measurement a question asks for: "what <it> does X get", "in terms of <it>", "how many <it>".
 QUANTITY = re.compile(
     r"\bwhat (?:exact |is the |are the |was the |were the )?"
-    r"(?P<what>(?!(?:does|do|did|is|are|was|were|can|could|has|have|would)\b)(?:[\w'^-]+ ){0,5}?[\w'^-]+) "
+    r"(?P<what>(?!(?:does|do|did|is|are|was|were|can|could|has|have|would)\b)(?:[\w'@^-]+ ){0,5}?[\w'@^-]+) "
     r"(?:does|do|did|is|are|was|were|can|could|has|have|would)\b"
     r"|\bin terms of (?P<terms>[\w' -]+)"
     # "how much lower is the character error rate of S2-LoRA than ...": the measure compared
@@ -113,6 +113,9 @@ QUANTITY = re.compile(
     # "how much end-to-end speedup": the measure is its noun, whatever describes it
     r"|\bhow (?:many|much) (?:[\w-]+ ){0,2}?(?P<how>(?:times )?(?:faster|slower|smaller|larger|fewer|more|less|"
     r"parameters|params|tokens|layers|gpus|speedup|memory|hours|days|epochs|steps))\b"
+    # "how much does its perplexity go up": the measure that changes
+    r"|\bhow much (?:does|do|did|will|would) (?:the |its |their |[\w-]+'s )?(?P<changed>(?:[\w'@^-]+ ){0,3}?[\w'@^-]+) "
+    r"(?:go up|go down|rise|fall|drop|increase|decrease|change|grow|shrink|degrade|improve)\b"
     # "how many GPU hours did it take": what is counted, up to the verb
     r"|\bhow many (?P<counted>(?:[\w-]+ ){0,2}[\w-]+)(?= (?:does|do|did|is|are|was|were|can|could|has|have|would|"
     r"will)\b)", re.I)
@@ -126,7 +129,7 @@ REACHES = re.compile(r"\b(?:reach|reaches|reached|achieve|achieves|achieved|atta
 MEASURE = re.compile(
     r"(?<![\w-])(?:accurac\w*|scores?|error|rates?|speed\w*|faster|slower|throughput|latency|size|length|gains?|"
     r"improvements?|reductions?|perplexity|tau|correlation|percentage|fraction|share|ratio|parameters|params|"
-    r"memory|flops|cost|time|compute|number|count|efficiency|precision|recall|top-?\d|times|bleu|rouge|auc|"
+    r"memory|flops|cost|time|compute|number|count|efficiency|precision|recall|top-?\d|[a-z]+@\d+|times|bleu|rouge|auc|"
     r"hours?|days?|epochs?|steps?|ratings?)(?![\w-])",
     re.I)
 
