@@ -166,6 +166,31 @@ def test_how_does_that_compare_with_a_named_paper(service: PaperChat, first: str
     assert {short(t) for t in after.cited_titles} == pair
 
 
+@pytest.mark.parametrize("first, follow_up, pair", [
+    ("What accuracy does Kestrel reach on CIFAR-10?",
+     "Compare it with the pruning paper that rewinds the remaining weights to early values.", {"Kestrel", "Osprey"}),
+    ("What does StreamCTC do?", "How does it differ from the method that mixes recorded background noise into "
+     "the training audio?", {"StreamCTC", "NoiseGuard"}),
+])
+def test_how_does_that_compare_with_a_described_paper(service: PaperChat, first: str, follow_up: str,
+                                                      pair: set[str]) -> None:
+    """The other side is described, not named: the paper discussed, and the one that fits the description."""
+    _, after = chat(service, first, follow_up)
+    assert after.kind == "compare", after.text
+    assert set(names(service, after.focus)) == pair and len(after.focus) == 2
+
+
+def test_which_paper_after_a_lookup_is_the_paper_that_fits(service: PaperChat) -> None:
+    """"And for noise: which paper ..." asks for the paper its description fits, not about the one discussed;
+    then "those two" are the two papers the turns were about."""
+    first, second, third = chat(service, "What does StreamCTC do?",
+                                "And for noisy rooms: which paper mixes recorded background noise into the "
+                                "training audio?", "How do those two differ?")
+    assert names(service, first.focus) == ["StreamCTC"]
+    assert names(service, second.focus) == ["NoiseGuard"], second.text
+    assert third.kind == "compare" and set(names(service, third.focus)) == {"StreamCTC", "NoiseGuard"}
+
+
 def test_a_new_question_without_reference_is_not_a_follow_up(service: PaperChat) -> None:
     """Control: a fresh question after a lookup is answered on its own, not pulled to the earlier paper."""
     _, after = chat(service, "What does Kestrel do?", "What Pearson correlation does BindScore reach on PDBbind?")

@@ -251,6 +251,8 @@ def intent_of(question: str, named: int, resolved: Resolved, described: int = 0)
         return "compare", False
     if described and named + described >= 2 and not resolved.is_follow_up:
         return "compare", False  # "ST-3 vs the layer-adaptive pruning paper that ...": two papers, one described
+    if described and resolved.is_follow_up and resolved.compare_with_earlier and not resolved.wants_other_paper:
+        return "compare", False  # "compare it with the paper that ...": the paper discussed, and the described one
     # "How much faster than Osprey is Kestrel?" asks for one paper's figure, measured against the other.
     # So does "What WER does S2-LoRA reach, compared with AdaLoRA?" and "..., vs AdaLoRA?": the
     # others are what its figure is measured against (an aside, "(or CER)", is not the form).
@@ -290,7 +292,9 @@ def make_plan(resolved: Resolved, candidates: Candidates, names: NameIndex,
     named = [pid for pid in candidates.named if pid in by_other_names or not measured]
     if len(named) == 1 and not resolved.is_follow_up:
         named += described_other_side(question, named[0], candidates, papers)
-    descriptions = () if resolved.is_follow_up else described_sides(question, named, names)
+    # A follow-up's contrast can describe its other side too: "compare it with the paper that distills ...".
+    descriptions = described_sides(question, named, names) \
+        if not resolved.is_follow_up or resolved.compare_with_earlier else ()
     intent, _ = intent_of(question, len(named), resolved, len(descriptions))
     existential = existential_sentence(question)
     # Naming a paper is not asking for it: its own names are not specifics the answer must state.
