@@ -166,7 +166,7 @@ class PaperChat:
                                JudgeSettings.from_settings(s))
         composer = ExtractiveComposer(s.lookup_sentences, s.lookup_words, s.compare_sentences, s.list_sentences,
                                       self.idf, lambda paper_id: self.names.own_names(paper_id), s.compare_share,
-                                      s.compare_words)
+                                      s.compare_words, s.part_words)
         writer = LLMWriter(s, self.store.catalog.papers)
 
         def llm_judge(generator: str) -> LLMJudge | None:

@@ -115,6 +115,33 @@ def test_the_rest_of_the_budget_goes_to_what_the_method_does_or_achieves_not_to_
     assert all("available at" not in s.text for s in chosen)  # boilerplate never fills a budget
 
 
+def test_a_question_of_four_parts_gets_room_for_each_but_not_for_background() -> None:
+    detector = paper("LiteDet: A Small Detector for Drones", [
+        "LiteDet is a single-stage detector for drone footage that runs a shared lightweight head over three "
+        "feature levels of a compact backbone, trained with a loss that weighs small objects more.",
+        "It reaches 31.2 AP on the VisDrone benchmark, which is 4.1 AP more than the strongest previous "
+        "lightweight detector of the same size evaluated with the same input resolution and schedule.",
+        "On an embedded Jetson Orin board the detector runs at 96 frames per second at batch size one with "
+        "half precision, well above the real-time rate that drone operators ask for in practice.",
+        "The whole model has 1.9 million parameters and needs 3.4 GFLOPs per image, a fifth of the compute of "
+        "the baseline detector it was derived from.",
+        "Detecting small objects from the air has long been a hard problem for detectors built for street scenes.",
+    ])
+    question = "How does LiteDet work, what AP does it reach on VisDrone, how fast does it run on a Jetson, " \
+               "and how many parameters does it have?"
+    parts = tuple(Part.of(text, flat_idf) for text in parts_of(question))
+    assert len(parts) == 4
+    ranked_by_judge = evidence(detector, [0.9, 0.5, 0.4, 0.3, 0.6])
+    # Within the plain 90 words only three of these 30-word sentences fit: a part goes unanswered.
+    plain = answer_sentences(ranked_by_judge, 4, 90, parts=parts)
+    assert {0, 1} <= {s.index for s in plain} and not {2, 3} <= {s.index for s in plain}
+    # Two parts past the second widen the budget by 2 x 30 words, for the sentences that answer them.
+    chosen = answer_sentences(ranked_by_judge, 4, 90, parts=parts, part_words=30)
+    assert {s.index for s in chosen} == {0, 1, 2, 3}
+    # The background sentence (4) gets none of that room, though the judge ranks it second.
+    assert 4 not in {s.index for s in chosen}
+
+
 def test_a_lookup_stays_in_its_word_budget() -> None:
     chosen = answer_sentences(evidence(SEGMENTER, [0.9, 0.8, 0.7, 0.6, 0.5]), limit=4, budget=20)
     assert sum(len(s.text.split()) for s in chosen) <= 20 or len(chosen) == 1

@@ -86,12 +86,14 @@ FACT_ROLE_BONUS = 0.25
 
 def answer_sentences(evidence: Evidence, limit: int, budget: int, wants_figure: bool = False,
                      own_names: frozenset[str] = frozenset(), parts: tuple[Part, ...] = (),
-                     name_as_subject: bool = False) -> list[SentenceEvidence]:
+                     name_as_subject: bool = False, part_words: int = 0) -> list[SentenceEvidence]:
     """The sentence that answers best, then what a reader of a direct question needs next, in `budget` words.
 
     After the lead, each while it fits the budget:
     - for each part of a question that asks several things, the sentence that answers that part
-      best, unless one already chosen answers it as well;
+      best, unless one already chosen answers it as well; from the third part on, each part widens
+      the budget by `part_words` (and one sentence) for these sentences only: a question that asks
+      four things needs more words than one that asks one, but not more background;
     - the sentence that introduces the paper's method (it names it, or "we propose");
     - a sentence with a figure (any, when the question asks for one; else the headline result);
     - then the best remaining sentences, those saying what the method does or achieves before
@@ -104,14 +106,15 @@ def answer_sentences(evidence: Evidence, limit: int, budget: int, wants_figure: 
         return []
     chosen = [order[0]]
 
-    def fits(sentence: SentenceEvidence) -> bool:
-        return (len(chosen) < limit and sentence not in chosen
-                and sum(_words(s.text) for s in chosen) + _words(sentence.text) <= budget)
+    def fits(sentence: SentenceEvidence, more_parts: int = 0) -> bool:
+        return (len(chosen) < limit + more_parts and sentence not in chosen
+                and sum(_words(s.text) for s in chosen) + _words(sentence.text) <= budget + part_words * more_parts)
 
+    more_parts = max(0, len(parts) - 2)
     for part in parts if len(parts) > 1 else ():
         best = max(order, key=lambda s: (part.support(s), s.score))
         if part.support(best) >= PART_SUPPORT and all(part.support(s) < part.support(best) for s in chosen) \
-                and fits(best):
+                and fits(best, more_parts):
             chosen.append(best)
 
     def names_method(sentence: SentenceEvidence) -> bool:
@@ -152,7 +155,8 @@ def heading(paper: StoredPaper, n: int) -> str:
 class ExtractiveComposer:
     def __init__(self, lookup_sentences: int, lookup_words: int, compare_sentences: int, list_sentences: int,
                  idf: Callable[[str], float], own_names: Callable[[str], set[str]] = lambda _: set(),
-                 compare_share: float = 1.0, compare_words: int = 120) -> None:
+                 compare_share: float = 1.0, compare_words: int = 120, part_words: int = 0) -> None:
+        self.part_words = part_words
         self.own_names = own_names
         self.compare_share = compare_share
         self.compare_words = compare_words
@@ -197,7 +201,7 @@ class ExtractiveComposer:
     def lookup(self, evidence: Evidence, book: CitationBook, wants_figure: bool = False,
                parts: tuple[Part, ...] = ()) -> str:
         chosen = answer_sentences(evidence, self.lookup_sentences, self.lookup_words, wants_figure,
-                                  frozenset(self.own_names(evidence.paper.id)), parts)
+                                  frozenset(self.own_names(evidence.paper.id)), parts, part_words=self.part_words)
         body = " ".join(book.cite(evidence.paper, s.text) for s in chosen)
         return f"{heading(evidence.paper, book.number(evidence.paper))}\n\n{body}"
 
@@ -235,7 +239,8 @@ class ExtractiveComposer:
         papers = [e.paper for e in evidence]
         numbers = [book.number(p) for p in papers]  # numbered in the order compared, whatever is quoted first
         picked = [answer_sentences(item, self.compare_sentences, self.compare_words, False,
-                                   frozenset(self.own_names(item.paper.id)), parts, name_as_subject=True)
+                                   frozenset(self.own_names(item.paper.id)), parts, name_as_subject=True,
+                                   part_words=self.part_words)
                   for item in evidence]
         cap = self.compare_share * sum(_words(p.abstract) for p in papers)
 
