@@ -16,7 +16,7 @@ from assistant.store import StoredPaper
 
 REFERENCE = re.compile(
     r"\b(it|its|it's|they|them|their|this|that|these|those|the (paper|papers|model|method|approach|work|system|"
-    r"study|two|three|latter|former|same|above|first|second|one)|above|former|latter)\b",
+    r"study|two|three|latter|former|same|above|first|second|one)|above|former|latter|which one)\b",
     re.I,
 )
 ANOTHER_PAPER = re.compile(
@@ -43,7 +43,7 @@ CONTROL_CHARS = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f\u
 # "The one where ...", "the one on stereo pairs", "the object-detection one": a paper pointed at by
 # what it is about.
 DESCRIBED = re.compile(r"\bthe one (?:on|about|where|that|which|with|for|using|in)\b"
-                       r"|\bwhich (?:paper|one|work|study)\b(?! of\b)"
+                       r"|\bwhich (?:paper|work|study)\b(?! of\b)"
                        r"|\bthe (?!(?:first|second|third|fourth|fifth|last|same|other|former|latter)\b)"
                        r"[\w/-]+(?: [\w/-]+){0,2} one\b(?! of\b)", re.I)
 WHICH_OF = re.compile(r"\bwhich of (?:the|those|these|them|the two|both)\b", re.I)
