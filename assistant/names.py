@@ -35,7 +35,9 @@ QUOTED = re.compile(r"(?<!\w)['\"‘“]([^'\"’”]{3,80})['\"’”](?!\w)") 
 MIN_QUOTED_TITLE = 8
 MAX_USERS = 3  # papers that may use a coined name before it counts as a term of the field
 TITLE_METHOD = re.compile(r"\b(?:via|with|using|through)\s+((?:[A-Z][\w\-+]*\s?){1,4})")
-VERSION = 2  # of how names are found; a saved index of another version is rebuilt
+# A name no English word is shaped like: an inner capital ("FuseMax", "FLoRA"), a digit or a "+".
+NAME_SHAPED = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]|\d|\+")
+VERSION = 3  # of how names are found; a saved index of another version is rebuilt
 GENERIC_NAMES = {"ai", "ml", "dl", "nlp", "cv", "llm", "llms", "gpu", "gpus", "cpu", "sota", "api", "i", "ii", "iii"}
 
 
@@ -128,6 +130,10 @@ class NameIndex:
         self._title_keys: dict[str, str] = {}
         self.title_phrases: set[str] = set()  # keys of title phrases a question may write in lowercase
         self.vocabulary: set[str] = set()
+        # Keys of title names no other paper's title or abstract uses, written as no English word is
+        # ("EchoASR", "YOLOv10"; not "Power", "MAXIM" or "VAR"): typed in lowercase ("compare echoasr
+        # and streamctc") they still name their paper.
+        self.lowercase_names: set[str] = set()
         folded: list[str] = []
         distinct_words: set[str] = set()
         used_by: Counter[str] = Counter()  # word key -> papers whose title or abstract uses it
@@ -171,6 +177,8 @@ class NameIndex:
         for key, pid, strength, word in coined:
             if used_by[key] <= MAX_USERS:
                 self._add(key, pid, strength, word)
+            if strength == 3 and used_by[key] == 1 and NAME_SHAPED.search(word):
+                self.lowercase_names.add(key)
         # Keys of distinct words only: a 100k-paper collection has ~20M words but few distinct ones.
         for word in distinct_words:
             self.vocabulary.add(name_key(word.removesuffix("'s")))
@@ -182,7 +190,8 @@ class NameIndex:
         return {"names": self.names, "short_names": sorted(self.short_names),
                 "title_phrases": sorted(self.title_phrases),
                 "own": {pid: sorted(keys) for pid, keys in self._own.items()}, "title_keys": self._title_keys,
-                "vocabulary": sorted(self.vocabulary), "corpus_text": self._corpus_text}
+                "vocabulary": sorted(self.vocabulary), "corpus_text": self._corpus_text,
+                "lowercase_names": sorted(self.lowercase_names)}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> NameIndex:
@@ -193,6 +202,7 @@ class NameIndex:
         index._own = {pid: set(keys) for pid, keys in state["own"].items()}
         index._title_keys = state["title_keys"]
         index.vocabulary = set(state["vocabulary"])
+        index.lowercase_names = set(state["lowercase_names"])
         index._corpus_text = state["corpus_text"]
         return index
 
@@ -260,6 +270,8 @@ class NameIndex:
         words = question.split()
         plain += [run for i in range(1, len(words)) if words[i][:1].isupper()
                   for run in (" ".join(words[i:i + n]) for n in (2, 3)) if name_key(run) in self.short_names]
+        plain += [w for w in re.findall(r"(?<![\w-])[a-z][a-z0-9+-]*[a-z0-9+](?![\w-])", question)
+                  if name_key(w) in self.lowercase_names]
         opening = re.match(r"\s*([A-Z][a-z]{3,})\b(?=\s*(?:vs\.?|versus|or|and|,|:))", question)
         if opening and name_key(opening.group(1)) in self.short_names:
             plain.append(opening.group(1))
