@@ -105,6 +105,13 @@ class Settings(BaseSettings):
     on_topic_similarity: float = Field(0.45, description="a paper this close (best chunk cosine) is on topic")
     weak_similarity: float = Field(0.3, description="... or this close with weak_coverage of the question's terms")
     weak_coverage: float = Field(0.2, ge=0, le=1)
+    member_similarity: float = Field(0.2, ge=0, description="a list member other than the best may be this far "
+                                     "in meaning when it holds member_coverage of the topic's terms: a paper "
+                                     "that benchmarks against lottery-ticket pruning says so in a sentence, not "
+                                     "a chunk. From probe12's failures (three gold papers more); on the twelve "
+                                     "other sets only one list changed (probe9: one gold paper and one other "
+                                     "more); no dev or dev2 answer changed")
+    member_coverage: float = Field(0.4, ge=0, le=1)
     min_list_coverage: float = Field(0.3, ge=0, le=1, description="a list whose best candidate holds less of the "
                                      "question's term weight is refused")
     unseen_topic_share: float = Field(0.5, ge=0, le=1, description="a question whose term weight is mostly in "

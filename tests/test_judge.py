@@ -389,6 +389,33 @@ def test_a_list_close_in_meaning_is_not_refused_for_holding_few_of_the_questions
         assert {short(e.paper.title) for e in judgement.chosen} >= {short(evidence[0].paper.title)}
 
 
+@pytest.mark.parametrize("similarity, kept", [(0.25, True), (0.15, False)])
+def test_a_list_member_far_in_meaning_is_kept_when_it_holds_the_topics_words(
+        service: PaperChat, similarity: float, kept: bool) -> None:
+    # A paper that says "we benchmark against lottery-ticket pruning" in one sentence is far in meaning
+    # from the question as a whole, but holds most of its words: beside a best candidate on topic, it
+    # belongs in the list. Too far (below member_similarity), it does not, whatever its words.
+    judge = service.pipeline.stages.judge
+    plan, candidates = plan_and_candidates(service, "Which papers prune object detectors?")
+    evidence = judge.weigh(plan, candidates)
+    w = judge.settings.coverage_weight
+    by_name = {short(e.paper.title): e for e in evidence}
+
+    def set_scores(name: str, meaning: float, coverage: float) -> None:
+        by_name[name].coverage = coverage
+        by_name[name].relevance = meaning + w * coverage
+
+    for name in by_name:  # the rest far below the list's cut-off
+        set_scores(name, 0.2, 0.0)
+    set_scores("PruneDet", 0.46, 0.6)  # the best candidate, on topic: relevance 0.76, cut-off 0.57
+    set_scores("DistillPrune", similarity, 0.9)  # relevance 0.70 or 0.60: above the cut-off either way
+    member = by_name["DistillPrune"]
+    assert not judge.on_topic(member) and member.relevance >= judge.settings.list_relative * 0.76
+    judgement = judge.decide(plan, sorted(evidence, key=lambda e: -e.relevance))
+    assert short(judgement.chosen[0].paper.title) == "PruneDet"
+    assert (member in judgement.chosen) == kept
+
+
 def test_an_acronym_one_abstract_defines_in_passing_does_not_pick_the_paper(tmp_path: Path) -> None:
     # "Singular Value Decomposition (SVD)" makes SVD a name of QGal's abstract; a question using SVD as
     # a term ("built from the matrix's own SVD") is about the paper that does what it describes.

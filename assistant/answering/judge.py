@@ -71,6 +71,8 @@ class JudgeSettings:
     on_topic_similarity: float
     weak_similarity: float
     weak_coverage: float
+    member_similarity: float
+    member_coverage: float
     min_list_coverage: float
     unseen_topic_share: float
     related_weight: float
@@ -86,7 +88,8 @@ class JudgeSettings:
     def from_settings(cls, settings: Settings) -> JudgeSettings:
         s = settings
         return cls(s.judge_pool, s.judge_coverage_weight, s.list_relative, s.weak_name_relative, s.list_max_papers,
-                   s.on_topic_similarity, s.weak_similarity, s.weak_coverage, s.min_list_coverage,
+                   s.on_topic_similarity, s.weak_similarity, s.weak_coverage, s.member_similarity,
+                   s.member_coverage, s.min_list_coverage,
                    s.unseen_topic_share, s.related_weight, s.missing_share, s.named_topic_share,
                    s.figure_words_share, s.figure_reach, s.chunk_max_words, s.side_fit,
                    s.english_share)
@@ -320,6 +323,11 @@ class TermDenseJudge:
         def listed(e: Evidence) -> bool:
             return self.on_topic(e, foreign) or (names_topic and all(map(self._stated(e.paper), plan.ask.specific)))
 
+        def member(e: Evidence) -> bool:
+            # Beside a best candidate on topic, a paper holding much of the topic's words may be further in
+            # meaning: "Which papers benchmark against lottery-ticket pruning?" is one sentence of its abstract.
+            return listed(e) or (self.similarity(e) >= s.member_similarity and e.coverage >= s.member_coverage)
+
         top = max(evidence, key=lambda e: e.coverage)
         # Few of the topic's words held is a reason to refuse only when meaning does not make up for it:
         # a long question explains itself ("because neighbouring layers behave alike") in words the
@@ -334,7 +342,7 @@ class TermDenseJudge:
             return Judgement([], "refused", reason="no paper in the collection matches what was asked.",
                              nearest=evidence[:3])
         top = evidence[0]
-        keep = [e for e in evidence if e.relevance >= s.list_relative * top.relevance and listed(e)]
+        keep = [e for e in evidence if e.relevance >= s.list_relative * top.relevance and member(e)]
         return Judgement(keep[: s.list_max_papers], "answered")
 
     def _names_topic(self, plan: Plan) -> bool:
