@@ -21,7 +21,9 @@ from assistant.text import fold, name_key
 WORD = re.compile(r"[A-Za-z0-9$\\][\w$\\{}+\-./'^]*[\w+}$]|[A-Za-z0-9]")
 COINED_IN_PARENS = re.compile(r"\(([A-Za-z][\w+\-.^]{1,30})\)")
 COINED_BY_VERB = re.compile(
-    r"\b(?:propose|present|introduce|develop|call|name|dub|term|coin)(?:s|d|ed)?\b[^.;:]{0,80}?"
+    r"(?:\b(?:propose|present|introduce|develop|call|name|dub|term|coin|incorporate|devise|design)(?:s|d|ed)?\b"
+    r"|\b[Oo]ur (?:\w+ ){0,2}(?:model|method|score|approach|framework|algorithm|system|network|metric)s?\b)"
+    r"[^.;:]{0,80}?"
     r"\b([A-Z][\w+\-^]*[A-Z0-9+][\w+\-^]*|[a-z]+[A-Z][\w+\-]*)"
 )
 # "Llama 3", "GPT 4o"; not a question word before a number ("Is 4-bit ...") nor a number in a compound.
@@ -37,7 +39,7 @@ MAX_USERS = 3  # papers that may use a coined name before it counts as a term of
 TITLE_METHOD = re.compile(r"\b(?:via|with|using|through)\s+((?:[A-Z][\w\-+]*\s?){1,4})")
 # A name no English word is shaped like: an inner capital ("FuseMax", "FLoRA"), a digit or a "+".
 NAME_SHAPED = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]|\d|\+")
-VERSION = 3  # of how names are found; a saved index of another version is rebuilt
+VERSION = 4  # of how names are found; a saved index of another version is rebuilt
 GENERIC_NAMES = {"ai", "ml", "dl", "nlp", "cv", "llm", "llms", "gpu", "gpus", "cpu", "sota", "api", "i", "ii", "iii"}
 
 

@@ -285,6 +285,16 @@ def test_a_descriptive_compound_asks_for_the_name_it_is_built_on(word: str, bare
     assert bare_name(word) == bare
 
 
+@pytest.mark.parametrize("abstract, name", [
+    ("In this study, we incorporate A-YOLOM, an adaptive multi-task detector.", "A-YOLOM"),
+    ("We show that our score - VSDR - improves model selection.", "VSDR"),
+    ("Our final model DiagNet is a simple diagonal version of S4.", "DiagNet"),
+])
+def test_a_name_an_abstract_gives_its_own_method_names_the_paper(abstract: str, name: str) -> None:
+    names = NameIndex([_Paper("p1", "A Study Without a Short Name in Its Title", abstract)])
+    assert [m.paper_ids for m in names.mentions(f"How does {name} work?")] == [["p1"]]
+
+
 def test_a_title_name_typed_in_lowercase_names_its_paper_only_when_no_word_is_shaped_like_it() -> None:
     names = NameIndex([_Paper("ea", "EchoASR: Pretraining for Speech", "EchoASR pretrains an encoder."),
                        _Paper("mx", "MAXIM: Multi-Axis MLP", "MAXIM mixes features along two axes."),
