@@ -20,12 +20,15 @@ from assistant.text import fold, name_key
 
 WORD = re.compile(r"[A-Za-z0-9$\\][\w$\\{}+\-./'^]*[\w+}$]|[A-Za-z0-9]")
 COINED_IN_PARENS = re.compile(r"\(([A-Za-z][\w+\-.^]{1,30})\)")
+NAME_WORD = r"([A-Z][\w+\-^]*[A-Z0-9+][\w+\-^]*|[a-z]+[A-Z][\w+\-]*)"
 COINED_BY_VERB = re.compile(
-    r"(?:\b(?:propose|present|introduce|develop|call|name|dub|term|coin|incorporate|devise|design)(?:s|d|ed)?\b"
-    r"|\b[Oo]ur (?:\w+ ){0,2}(?:model|method|score|approach|framework|algorithm|system|network|metric)s?\b)"
-    r"[^.;:]{0,80}?"
-    r"\b([A-Z][\w+\-^]*[A-Z0-9+][\w+\-^]*|[a-z]+[A-Z][\w+\-]*)"
+    r"\b(?:propose|present|introduce|develop|call|name|dub|term|coin|incorporate|devise|design)(?:s|d|ed)?\b"
+    r"[^.;:]{0,80}?\b" + NAME_WORD
 )
+# "Our final model S4D is ...", "our score - VSDR - improves ...": the name right after, not a baseline
+# later in the sentence ("our best model outperforms ViT").
+COINED_AS_OURS = re.compile(r"\b[Oo]ur (?:\w+ ){0,2}(?:model|method|score|approach|framework|algorithm|system|"
+                            r"network|metric)s?(?:\s*[,:]|\s+-)?\s+" + NAME_WORD + r"(?![\w+\-^])")
 # "Llama 3", "GPT 4o"; not a question word before a number ("Is 4-bit ...") nor a number in a compound.
 VERSIONED_PHRASE = re.compile(r"\b((?!(?:Is|Are|Was|Were|Does|Do|Did|Can|Could|How|What|Which|Why|When|Where|Who)\s)"
                               r"(?:[A-Z][\w\-]*\s){1,3}v?\d+(?:\.\d+)?[A-Za-z]?)\b(?!-)")
@@ -39,7 +42,7 @@ MAX_USERS = 3  # papers that may use a coined name before it counts as a term of
 TITLE_METHOD = re.compile(r"\b(?:via|with|using|through)\s+((?:[A-Z][\w\-+]*\s?){1,4})")
 # A name no English word is shaped like: an inner capital ("FuseMax", "FLoRA"), a digit or a "+".
 NAME_SHAPED = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]|\d|\+")
-VERSION = 4  # of how names are found; a saved index of another version is rebuilt
+VERSION = 5  # of how names are found; a saved index of another version is rebuilt
 GENERIC_NAMES = {"ai", "ml", "dl", "nlp", "cv", "llm", "llms", "gpu", "gpus", "cpu", "sota", "api", "i", "ii", "iii"}
 
 
@@ -160,7 +163,7 @@ class NameIndex:
             for match in TITLE_METHOD.finditer(title):
                 coined.append((name_key(match.group(1)), pid, 2, ""))
                 self.title_phrases.add(name_key(match.group(1)))
-            for match in COINED_BY_VERB.finditer(abstract):
+            for match in [*COINED_BY_VERB.finditer(abstract), *COINED_AS_OURS.finditer(abstract)]:
                 # "we propose MHR (Multi-Head Routing)": an acronym spelled out right after it is defined.
                 after = re.match(r"\s*\(([^)]{3,80})\)", abstract[match.end(1):])
                 defined = bool(after) and spells_initials(match.group(1), after.group(1))  # type: ignore[union-attr]

@@ -295,6 +295,11 @@ def test_a_name_an_abstract_gives_its_own_method_names_the_paper(abstract: str, 
     assert [m.paper_ids for m in names.mentions(f"How does {name} work?")] == [["p1"]]
 
 
+def test_a_baseline_later_in_the_sentence_is_not_our_models_name() -> None:
+    names = NameIndex([_Paper("p1", "Medium-Range Forecasting", "Our best model outperforms GraphCast at day 10.")])
+    assert names.mentions("How good is GraphCast?") == []
+
+
 def test_a_title_name_typed_in_lowercase_names_its_paper_only_when_no_word_is_shaped_like_it() -> None:
     names = NameIndex([_Paper("ea", "EchoASR: Pretraining for Speech", "EchoASR pretrains an encoder."),
                        _Paper("mx", "MAXIM: Multi-Axis MLP", "MAXIM mixes features along two axes."),
