@@ -22,13 +22,14 @@ WORD = re.compile(r"[A-Za-z0-9$\\][\w$\\{}+\-./'^]*[\w+}$]|[A-Za-z0-9]")
 COINED_IN_PARENS = re.compile(r"\(([A-Za-z][\w+\-.^]{1,30})\)")
 NAME_WORD = r"([A-Z][\w+\-^]*[A-Z0-9+][\w+\-^]*|[a-z]+[A-Z][\w+\-]*)"
 COINED_BY_VERB = re.compile(
-    r"\b(?:propose|present|introduce|develop|call|name|dub|term|coin|incorporate|devise|design)(?:s|d|ed)?\b"
-    r"[^.;:]{0,80}?\b" + NAME_WORD
+    r"\b(?:propose|present|introduce|develop|call|name|dub|term|coin)(?:s|d|ed)?\b[^.;:]{0,80}?\b" + NAME_WORD
 )
-# "Our final model S4D is ...", "our score - VSDR - improves ...": the name right after, not a baseline
-# later in the sentence ("our best model outperforms ViT").
-COINED_AS_OURS = re.compile(r"\b[Oo]ur (?:\w+ ){0,2}(?:model|method|score|approach|framework|algorithm|system|"
-                            r"network|metric)s?(?:\s*[,:]|\s+-)?\s+" + NAME_WORD + r"(?![\w+\-^])")
+# "we incorporate A-YOLOM, ...", "Our final model S4D is ...", "our score - VSDR - improves ...": the name
+# right after, not what the sentence uses or compares with later ("we design experiments with GPT-4",
+# "our best model outperforms ViT").
+COINED_AS_OURS = re.compile(r"(?:\b(?:incorporate|devise|design)(?:s|d|ed)?\s+(?:an?\s+|the\s+)?"
+                            r"|\b[Oo]ur (?:\w+ ){0,2}(?:model|method|score|approach|framework|algorithm|system|"
+                            r"network|metric)s?(?:\s*[,:]|\s+-)?\s+)" + NAME_WORD + r"(?![\w+\-^])")
 # "Llama 3", "GPT 4o"; not a question word before a number ("Is 4-bit ...") nor a number in a compound.
 VERSIONED_PHRASE = re.compile(r"\b((?!(?:Is|Are|Was|Were|Does|Do|Did|Can|Could|How|What|Which|Why|When|Where|Who)\s)"
                               r"(?:[A-Z][\w\-]*\s){1,3}v?\d+(?:\.\d+)?[A-Za-z]?)\b(?!-)")
@@ -40,9 +41,10 @@ QUOTED = re.compile(r"(?<!\w)['\"‘“]([^'\"’”]{3,80})['\"’”](?!\w)") 
 MIN_QUOTED_TITLE = 8
 MAX_USERS = 3  # papers that may use a coined name before it counts as a term of the field
 TITLE_METHOD = re.compile(r"\b(?:via|with|using|through)\s+((?:[A-Z][\w\-+]*\s?){1,4})")
-# A name no English word is shaped like: an inner capital ("FuseMax", "FLoRA"), a digit or a "+".
-NAME_SHAPED = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]|\d|\+")
-VERSION = 5  # of how names are found; a saved index of another version is rebuilt
+# A name that reads as no English word once lowercased: a digit or a "+" ("YOLOv10", "NeRV++"), or
+# two capitals in a row inside a longer name ("EchoASR", "StreamCTC"). Not "ReAct", "SoLo" or "ReST".
+NAME_SHAPED = re.compile(r"\d|\+|(?=\w{5,})\w*[a-z]\w*[A-Z]{2}|(?=\w{5,})[A-Z]{2}\w*[a-z]")
+VERSION = 6  # of how names are found; a saved index of another version is rebuilt
 GENERIC_NAMES = {"ai", "ml", "dl", "nlp", "cv", "llm", "llms", "gpu", "gpus", "cpu", "sota", "api", "i", "ii", "iii"}
 
 

@@ -108,9 +108,10 @@ class Settings(BaseSettings):
     member_similarity: float = Field(0.2, ge=0, description="a list member other than the best may be this far "
                                      "in meaning when it holds member_coverage of the topic's terms: a paper "
                                      "that benchmarks against lottery-ticket pruning says so in a sentence, not "
-                                     "a chunk. From probe12's failures (three gold papers more); on the twelve "
-                                     "other sets only one list changed (probe9: one gold paper and one other "
-                                     "more); no dev or dev2 answer changed")
+                                     "a chunk (it matters below weak_similarity, which on_topic already allows "
+                                     "with weak_coverage). From probe12's failures (three gold papers more); "
+                                     "on the twelve other sets only one list changed (probe9: one gold paper "
+                                     "and one other more); no dev or dev2 answer changed")
     member_coverage: float = Field(0.4, ge=0, le=1)
     min_list_coverage: float = Field(0.3, ge=0, le=1, description="a list whose best candidate holds less of the "
                                      "question's term weight is refused")

@@ -202,6 +202,13 @@ def test_which_one_picks_among_the_papers_just_discussed(service: PaperChat, fir
     assert after.status == "answered" and names(service, after.focus) == [name], after.text
 
 
+def test_which_one_after_a_single_paper_is_a_new_question(service: PaperChat) -> None:
+    """After one paper there is nothing to choose among: "which one" asks about the papers it describes."""
+    _, after = chat(service, "What does StreamCTC do?",
+                    "Among the object detection papers, which one converges in the fewest training epochs?")
+    assert names(service, after.focus) == ["QueryDETR"], after.text
+
+
 def test_a_new_question_without_reference_is_not_a_follow_up(service: PaperChat) -> None:
     """Control: a fresh question after a lookup is answered on its own, not pulled to the earlier paper."""
     _, after = chat(service, "What does Kestrel do?", "What Pearson correlation does BindScore reach on PDBbind?")

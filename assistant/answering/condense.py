@@ -16,7 +16,7 @@ from assistant.store import StoredPaper
 
 REFERENCE = re.compile(
     r"\b(it|its|it's|they|them|their|this|that|these|those|the (paper|papers|model|method|approach|work|system|"
-    r"study|two|three|latter|former|same|above|first|second|one)|above|former|latter|which one)\b",
+    r"study|two|three|latter|former|same|above|first|second|one)|above|former|latter)\b",
     re.I,
 )
 ANOTHER_PAPER = re.compile(
@@ -46,6 +46,8 @@ DESCRIBED = re.compile(r"\bthe one (?:on|about|where|that|which|with|for|using|i
                        r"|\bwhich (?:paper|work|study)\b(?! of\b)"
                        r"|\bthe (?!(?:first|second|third|fourth|fifth|last|same|other|former|latter)\b)"
                        r"[\w/-]+(?: [\w/-]+){0,2} one\b(?! of\b)", re.I)
+# "Which one is faster?": a choice among the papers discussed, when there were several to choose from.
+WHICH_ONE = re.compile(r"\bwhich one\b", re.I)
 WHICH_OF = re.compile(r"\bwhich of (?:the|those|these|them|the two|both)\b", re.I)
 BOTH = re.compile(r"\b(those|these|the) (two|three|papers|ones|methods|approaches)\b|\bboth\b", re.I)
 
@@ -91,7 +93,8 @@ def resolve(question: str, conversation: Conversation, papers: dict[str, StoredP
         # "How do those two compare?": the last answer's papers if it had several, else the last two turns'.
         earlier_two = last[:3] if len(last) > 1 else list(dict.fromkeys(f[0] for f in history))[:2]
         referenced = earlier_two if len(earlier_two) > 1 else []
-    refers = bool(REFERENCE.search(question) or FOLLOW_ON.search(question)) or bool(referenced)
+    choice = bool(WHICH_ONE.search(question)) and len(ordered) > 1
+    refers = bool(REFERENCE.search(question) or FOLLOW_ON.search(question)) or bool(referenced) or choice
     if not (refers or other):
         return Resolved(question, question, earlier=earlier)
     context = referenced or last

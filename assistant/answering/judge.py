@@ -394,10 +394,11 @@ class TermDenseJudge:
         # its description best, when one fits it as a paper on topic would fit a question.
         # A side the named paper itself fits best ("how much does QMoE's perplexity go up compared with
         # the uncompressed model") is what that paper measures against, not a second paper.
+        named_papers = list(chosen)
         for side in range(len(plan.descriptions)):
             fits = [e for e in evidence if e not in chosen and len(e.side_fit) > side]
             best = max(fits, key=lambda e: e.side_fit[side], default=None)
-            own = max((e.side_fit[side] for e in chosen if len(e.side_fit) > side), default=0.0)
+            own = max((e.side_fit[side] for e in named_papers if len(e.side_fit) > side), default=0.0)
             if best is not None and best.side_fit[side] >= self.settings.side_fit and best.side_fit[side] > own:
                 chosen.append(best)
         if plan.descriptions and len(chosen) < 2:  # a side fits no paper: what was found, as a lookup

@@ -188,6 +188,8 @@ def _measured(question: str, quantity: re.Match[str]) -> str:
     reached = bool(quantity.group("what") and REACHES.search(clause[: end.start() if end else None]))
     if not (MEASURE.search(phrase) or re.search(r"\b[A-Z]{2,}\b", phrase) or reached):
         return ""  # "what functional form did ...": asks what, not how much
+    if quantity.group("changed") and not MEASURE.search(phrase):
+        return ""  # "how much does MAXIM improve PSNR": what changes is the paper, not a measure
     return phrase
 
 

@@ -92,8 +92,9 @@ def answer_sentences(evidence: Evidence, limit: int, budget: int, wants_figure: 
     After the lead, each while it fits the budget:
     - for each part of a question that asks several things, the sentence that answers that part
       best, unless one already chosen answers it as well; from the third part on, each part widens
-      the budget by `part_words` (and one sentence) for these sentences only: a question that asks
-      four things needs more words than one that asks one, but not more background;
+      the budget of these part sentences together by `part_words` (and one sentence), never that of
+      the sentences after them: a question that asks four things needs more words than one that
+      asks one, but not more background;
     - the sentence that introduces the paper's method (it names it, or "we propose");
     - a sentence with a figure (any, when the question asks for one; else the headline result);
     - then the best remaining sentences, those saying what the method does or achieves before
