@@ -509,6 +509,21 @@ def test_a_description_the_named_paper_fits_best_is_its_own_baseline(service: Pa
     assert "27%" in answer.text
 
 
+def test_the_paper_chosen_for_one_described_side_does_not_block_the_other(service: PaperChat) -> None:
+    """Only a paper the question names can be a side's own baseline: StreamCTC, chosen for the first
+    description, fits the second one a little better than EchoASR does, and EchoASR is still that side."""
+    judge = service.pipeline.stages.judge
+    plan, candidates = plan_and_candidates(
+        service, "Two speech papers: the one on streaming recognition with chunked attention, and the one that "
+                 "pretrains on untranscribed speech. What does each report?")
+    assert len(plan.descriptions) == 2 and not plan.named
+    evidence = judge.weigh(plan, candidates)
+    for item in evidence:
+        item.side_fit = {"StreamCTC": (1.0, 0.95), "EchoASR": (0.5, 0.9)}.get(short(item.paper.title), (0.2, 0.2))
+    judgement = judge.decide(plan, evidence)
+    assert [short(e.paper.title) for e in judgement.chosen] == ["StreamCTC", "EchoASR"]
+
+
 def test_a_description_no_paper_fits_is_no_side_of_a_comparison(service: PaperChat) -> None:
     """Nothing in the collection is about robot locomotion: the question is answered about Kestrel."""
     answer = service.ask("Kestrel vs the reinforcement learning paper for legged robot locomotion: how does "
