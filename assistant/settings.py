@@ -76,7 +76,7 @@ class Settings(BaseSettings):
                               "top): lookups averaged 85 words on dev.jsonl and 88 on dev2.jsonl, where 100 "
                               "gave 94 and 94")
     part_words: int = Field(30, ge=0, description="words each part of a question past its second adds to the "
-                            "budget, for the sentence that answers that part only (not for background). Chosen "
+                            "budget of the sentences that answer parts (never of background). Chosen "
                             "on dev2.jsonl (lookup facts 0.842 -> 0.858, 87 -> 89 words), checked on dev.jsonl "
                             "(unchanged) and the probe sets (never lower; 0-5 more words a lookup)")
     compare_sentences: int = Field(3, ge=1, description="sentences per paper in a comparison, besides its table")
