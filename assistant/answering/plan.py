@@ -181,15 +181,16 @@ def _measured(question: str, quantity: re.Match[str]) -> str:
     phrase = next((g for g in quantity.groups() if g), "")
     if quantity.group("counted"):
         phrase = phrase.split()[-1]  # what is counted is its noun: "how many extra parameters" counts parameters
+    measure = bool(MEASURE.search(phrase))
+    if quantity.group("changed"):
+        return phrase if measure else ""  # "how much does MAXIM improve PSNR": what changes is the paper
     # A value reached ("what Elo rating does it reach") is a measurement whatever its noun; the verb
     # must be that clause's ("what architecture does it use to achieve ..." asks what, not how much).
     clause = question[quantity.end():]
     end = CLAUSE_END.search(clause)
     reached = bool(quantity.group("what") and REACHES.search(clause[: end.start() if end else None]))
-    if not (MEASURE.search(phrase) or re.search(r"\b[A-Z]{2,}\b", phrase) or reached):
+    if not (measure or re.search(r"\b[A-Z]{2,}\b", phrase) or reached):
         return ""  # "what functional form did ...": asks what, not how much
-    if quantity.group("changed") and not MEASURE.search(phrase):
-        return ""  # "how much does MAXIM improve PSNR": what changes is the paper, not a measure
     return phrase
 
 
