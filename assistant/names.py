@@ -22,7 +22,7 @@ WORD = re.compile(r"[A-Za-z0-9$\\][\w$\\{}+\-./'^]*[\w+}$]|[A-Za-z0-9]")
 COINED_IN_PARENS = re.compile(r"\(([A-Za-z][\w+\-.^]{1,30})\)")
 NAME_WORD = r"([A-Z][\w+\-^]*[A-Z0-9+][\w+\-^]*|[a-z]+[A-Z][\w+\-]*)"
 COINED_BY_VERB = re.compile(
-    r"\b(?:propose|present|introduce|develop|call|name|dub|term|coin)(?:s|d|ed)?\b[^.;:]{0,80}?\b" + NAME_WORD
+    r"\b(?:propose|present|introduce|develop|call|name|dubbed|dub|term|coin)(?:s|d|ed)?\b[^.;:]{0,80}?\b" + NAME_WORD
 )
 # "we incorporate A-YOLOM, ...", "Our final model S4D is ...", "our score - VSDR - improves ...": the name
 # right after, not what the sentence uses or compares with later ("we design experiments with GPT-4",
@@ -30,8 +30,11 @@ COINED_BY_VERB = re.compile(
 COINED_AS_OURS = re.compile(r"(?:\b(?:incorporate|devise|design)(?:s|d|ed)?\s+(?:an?\s+|the\s+)?"
                             r"|\b[Oo]ur (?:\w+ ){0,2}(?:model|method|score|approach|framework|algorithm|system|"
                             r"network|metric)s?(?:\s*[,:]|\s+-)?\s+)" + NAME_WORD + r"(?![\w+\-^])")
+# The words that name what follows them outright: "a method termed as SSF", "dubbed KAN", "called FOO".
+NAMED_AS = re.compile(r"\b(?:called|named|dubbed|termed|coined)(?:\s+as)?\s+(?:the\s+)?$")
 # "Llama 3", "GPT 4o"; not a question word before a number ("Is 4-bit ...") nor a number in a compound.
-VERSIONED_PHRASE = re.compile(r"\b((?!(?:Is|Are|Was|Were|Does|Do|Did|Can|Could|How|What|Which|Why|When|Where|Who)\s)"
+VERSIONED_PHRASE = re.compile(r"(?<![+\w-])"  # not "D 120" of "RGB+D 120"
+                              r"((?!(?:Is|Are|Was|Were|Does|Do|Did|Can|Could|How|What|Which|Why|When|Where|Who)\s)"
                               r"(?:[A-Z][\w\-]*\s){1,3}v?\d+(?:\.\d+)?[A-Za-z]?)\b(?!-)")
 CAPITALIZED_RUN = re.compile(r"\b([A-Z][\w\-+]*(?:\s+[A-Z][\w\-+]*){1,4})")
 MAX_OWNERS = 2
@@ -44,7 +47,7 @@ TITLE_METHOD = re.compile(r"\b(?:via|with|using|through)\s+((?:[A-Z][\w\-+]*\s?)
 # A name that reads as no English word once lowercased: a digit or a "+" ("YOLOv10", "NeRV++"), or
 # two capitals in a row inside a longer name ("EchoASR", "StreamCTC"). Not "ReAct", "SoLo" or "ReST".
 NAME_SHAPED = re.compile(r"\d|\+|(?=\w{5,})\w*[a-z]\w*[A-Z]{2}|(?=\w{5,})[A-Z]{2}\w*[a-z]")
-VERSION = 6  # of how names are found; a saved index of another version is rebuilt
+VERSION = 7  # of how names are found; a saved index of another version is rebuilt
 GENERIC_NAMES = {"ai", "ml", "dl", "nlp", "cv", "llm", "llms", "gpu", "gpus", "cpu", "sota", "api", "i", "ii", "iii"}
 
 
@@ -97,6 +100,25 @@ def spelled_out(acronym: str, text: str) -> bool:
     initials = "".join(w[0].lower() for w in words)
     return len(letters) >= 2 and any(initials[i:i + len(letters)] == letters and all(
         w[:1].isupper() for w in words[i:i + len(letters)]) for i in range(len(initials)))
+
+
+ACRONYM = re.compile(r"[A-Z]{2,6}s?")
+# Words an acronym's letters skip ("signal-to-noise ratio" is SNR) and never stand for ("we demonstrate" is no WD).
+FUNCTION_WORDS = frozenset({"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "is", "of", "on",
+                            "or", "our", "the", "to", "we", "with", "which", "that", "this", "it", "its", "are",
+                            "be", "can", "not"})
+
+
+def abbreviated(acronym: str, text: str) -> bool:
+    """Does `text` write out the all-caps `acronym` in words of any case: "TTA" as "test-time adaptation",
+    "WD" as "weight decay", "BN" as "BatchNorm", "SNR" as "signal-to-noise ratio"? Hyphens and inner
+    capitals start words; function words are skipped."""
+    if not ACRONYM.fullmatch(acronym):
+        return False
+    letters = acronym.removesuffix("s").lower() if len(acronym) > 2 else acronym.lower()
+    words = [w for w in re.split(r"[\s\-/]+|(?<=[a-z])(?=[A-Z])", text) if w[:1].isalpha()]
+    initials = "".join(w[0].lower() for w in words if w.lower() not in FUNCTION_WORDS)
+    return len(letters) >= 2 and letters in initials
 
 
 def has_content_words(words: list[str]) -> bool:
@@ -166,9 +188,11 @@ class NameIndex:
                 coined.append((name_key(match.group(1)), pid, 2, ""))
                 self.title_phrases.add(name_key(match.group(1)))
             for match in [*COINED_BY_VERB.finditer(abstract), *COINED_AS_OURS.finditer(abstract)]:
-                # "we propose MHR (Multi-Head Routing)": an acronym spelled out right after it is defined.
+                # "we propose MHR (Multi-Head Routing)": an acronym spelled out right after it is defined;
+                # so is one the abstract names outright ("a method termed as SSF", "dubbed KAN").
                 after = re.match(r"\s*\(([^)]{3,80})\)", abstract[match.end(1):])
-                defined = bool(after) and spells_initials(match.group(1), after.group(1))  # type: ignore[union-attr]
+                defined = ((bool(after) and spells_initials(match.group(1), after.group(1)))  # type: ignore[union-attr]
+                           or bool(NAMED_AS.search(abstract[max(0, match.start(1) - 20):match.start(1)])))
                 coined += _coined(match.group(1), pid, 2, defined)
             for match in COINED_IN_PARENS.finditer(abstract):
                 acronym = match.group(1)

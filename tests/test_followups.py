@@ -171,6 +171,9 @@ def test_how_does_that_compare_with_a_named_paper(service: PaperChat, first: str
      "Compare it with the pruning paper that rewinds the remaining weights to early values.", {"Kestrel", "Osprey"}),
     ("What does StreamCTC do?", "How does it differ from the method that mixes recorded background noise into "
      "the training audio?", {"StreamCTC", "NoiseGuard"}),
+    # "How does that compare with ...", the subject left to "that".
+    ("What does StreamCTC do?", "How does that compare with the paper that pretrains an acoustic encoder on "
+     "untranscribed speech?", {"StreamCTC", "EchoASR"}),
 ])
 def test_how_does_that_compare_with_a_described_paper(service: PaperChat, first: str, follow_up: str,
                                                       pair: set[str]) -> None:
@@ -291,3 +294,22 @@ def test_another_paper_is_judged_even_when_the_earlier_title_fills_the_pool(tmp_
                          "Is there another paper that prunes image classifiers at initialization?")
     assert names(small, before.focus) == ["EchoASR"]
     assert names(small, after.focus) == ["GradPrune"]
+
+
+@pytest.mark.parametrize("follow_up", [
+    "Which methods exactly, on which benchmark - and what latency did they get?",
+    "what techniques and datasets exactly, and what did they find about latency?",
+])
+def test_a_plural_follow_up_that_points_at_the_one_paper_asks_about_it(service: PaperChat, follow_up: str) -> None:
+    """After a lookup, "which ... variants exactly, and what did they ..." asks about the paper discussed,
+    not for a list of papers."""
+    first, after = chat(service, "Is there a method that transcribes speech while the person is still talking?",
+                        follow_up)
+    assert names(service, first.focus) == ["StreamCTC"]
+    assert after.kind != "list" and names(service, after.focus) == ["StreamCTC"], after.text
+
+
+def test_other_papers_after_a_lookup_are_still_a_list(service: PaperChat) -> None:
+    _, after = chat(service, "What does StreamCTC do?", "Are there other papers on speech recognition, and what do "
+                    "they report?")
+    assert after.kind == "list" and "StreamCTC" not in names(service, after.focus)

@@ -80,6 +80,8 @@ LIST_FORMS = [
     "How many pruning methods for detectors are here?",
     "LoRA variants that learn how much rank each weight matrix gets during training — give me all",
     "Can you list all papers on speech recognition?",
+    "list the work that analyses or redesigns pruning for object detectors",  # "work": a body of work
+    "Please list research on speech recognition.",
 ]
 
 
@@ -289,6 +291,9 @@ def test_a_descriptive_compound_asks_for_the_name_it_is_built_on(word: str, bare
     ("In this study, we incorporate A-YOLOM, an adaptive multi-task detector.", "A-YOLOM"),
     ("We show that our score - VSDR - improves model selection.", "VSDR"),
     ("Our final model DiagNet is a simple diagonal version of S4.", "DiagNet"),
+    # A short acronym named outright ("termed as", "dubbed") is a name, not a metric used in passing.
+    ("We propose a new fine-tuning method termed as SSF, which scales and shifts features.", "SSF"),
+    ("Our approach (dubbed KAN) replaces weights with splines.", "KAN"),
 ])
 def test_a_name_an_abstract_gives_its_own_method_names_the_paper(abstract: str, name: str) -> None:
     names = NameIndex([_Paper("p1", "A Study Without a Short Name in Its Title", abstract)])
@@ -484,3 +489,9 @@ def test_a_described_side_makes_a_comparison_and_a_digit_in_a_name_counts_nothin
     assert intent_of(question, 1, Resolved(question, question), described=1) == ("compare", False)
     assert intent_of(question, 1, Resolved(question, question)) == ("lookup", False)
     assert compare_count(question, 1) == 2  # not the "3" of "ST-3"
+
+
+def test_a_versioned_name_does_not_start_inside_a_compound() -> None:
+    """"NTU RGB+D 120" holds no name "D 120" that no paper mentions."""
+    names = NameIndex([_Paper("p1", "PSUMNet: Skeleton Action Recognition", "We test on NTU RGB+D 60.")])
+    assert not any("D 120" in name for name in names.unknown_names("What accuracy on NTU RGB+D 120 does it get?"))

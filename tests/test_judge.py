@@ -78,6 +78,8 @@ NEVER_REPORTED = [
     ("What word error rate does EchoASR reach on LibriSpeech?", "EchoASR", "LibriSpeech", "3.1%"),
     ("What AP does QueryDETR reach on Pascal VOC?", "QueryDETR", "VOC", "37.9"),
     ("What validity does MolFlow reach on GEOM-Drugs?", "MolFlow", "GEOM-Drugs", None),
+    # A model no paper of the collection mentions at all: the named paper cannot state it either.
+    ("What word error rate does EchoASR reach with a Whisper-v9 encoder?", "EchoASR", "Whisper-v9", None),
 ]
 
 
@@ -102,6 +104,10 @@ def test_benchmark_the_abstract_never_names_gives_a_partial_answer(service: Pape
     ("What Pearson correlation does BindScore reach on PDBbind?", "BindScore", "0.83"),
     ("How many times faster than the original is the DistillPrune detector?", "DistillPrune", "2.1 times"),
     pytest.param("How many GPUs does BindScore need to screen a million compounds?", "BindScore", "single GPU"),
+    # An acronym the abstract writes out in lowercase words ("signal-to-noise ratio") is stated.
+    ("At what SNR does NoiseGuard lower the word error rate by 27%?", "NoiseGuard", "0 dB"),
+    # A quoted phrase is stated by a sentence that holds its words in any form ("learns ... threshold").
+    ("What does Kestrel's 'learned threshold' do?", "Kestrel", "threshold"),
 ])
 def test_benchmark_the_abstract_names_is_answered_with_its_figure(service: PaperChat, question: str, name: str,
                                                                    figure: str) -> None:
@@ -552,3 +558,11 @@ def test_an_english_question_about_what_no_paper_mentions_is_refused(service: Pa
     assert not service.pipeline.stages.judge.is_foreign(question)
     answer = service.ask(question)
     assert answer.status == "refused" and answer.sources == []
+
+
+def test_how_that_compares_with_a_name_another_abstract_uses_adds_no_paper(service: PaperChat) -> None:
+    """"how does that compare with the cost of Faster R-CNN": DistillPrune mentions Faster R-CNN, but is not
+    the other side of the question; "that" is QueryDETR's figure."""
+    answer = service.ask("How many epochs does QueryDETR take to converge, and how does that compare with the "
+                         "cost of Faster R-CNN?")
+    assert answer.kind == "lookup" and cited(answer) == ["QueryDETR"], answer.text

@@ -33,7 +33,7 @@ from assistant.answering.plan import REQUEST_WORDS, measured_names
 from assistant.answering.retrieve import CandidateRetriever, Candidates
 from assistant.answering.types import Evidence, Judgement, Plan, SentenceEvidence
 from assistant.keyword import KeywordIndex
-from assistant.names import NameIndex, NameMatch, name_words, phrase_text
+from assistant.names import NameIndex, NameMatch, abbreviated, name_words, phrase_text
 from assistant.settings import Settings
 from assistant.store import StoredPaper
 from assistant.text import (
@@ -208,17 +208,20 @@ class TermDenseJudge:
         """
         own = self._own(paper)
         stated = self._stated(paper, own)
-        lacking = [term for term in plan.ask.specific if not stated(term)]
+        # A name no paper mentions (`unknown_names`) is stated by none, this one included.
+        lacking = list(dict.fromkeys([*(term for term in plan.ask.specific if not stated(term)), *plan.unknown_names]))
         wanted = set(content_stems(plan.question, REQUEST_WORDS)) - own
         total = sum(idf(stem) for stem in wanted) or 1.0
         lacking_stems = set().union(*(set(content_stems(term)) for term in lacking)) if lacking else set()
         if sum(idf(stem) for stem in lacking_stems & wanted) / total < self.settings.missing_share:
             lacking = []
-        lacking += [f'"{phrase}"' for phrase in plan.ask.quoted if not stated(phrase)]
+        lacking += [f'"{phrase}"' for phrase in plan.ask.quoted
+                    if not stated(phrase) and not self._worded(phrase, paper)]
         # Checked only when nothing else is missing; a measurement whose name ("BLEU") was too small a
         # share of the question to count as missing still needs its figure.
         quantity = set(content_stems(plan.ask.quantity)) - own
-        if quantity and not lacking and not self._figure_for(quantity, paper, idf, self._anchors(plan, own)):
+        if quantity and not lacking and not self._figure_for(quantity, paper, idf, self._anchors(plan, own),
+                                                              plan.ask.quantity):
             lacking.append(f"a figure for {plan.ask.quantity}")
         return lacking
 
@@ -239,9 +242,17 @@ class TermDenseJudge:
             key = name_key(term)
             singular = key[:-1] if key.endswith("s") and len(key) > 3 else key
             return (key in own or key in keys or singular in keys
-                    or bool(phrase and (f" {phrase} " in folded or phrase.replace(" ", "") in joined)))
+                    or bool(phrase and (f" {phrase} " in folded or phrase.replace(" ", "") in joined))
+                    or abbreviated(term, text))  # "TTA": "test-time adaptation"
 
         return stated
+
+    @staticmethod
+    def _worded(phrase: str, paper: StoredPaper) -> bool:
+        """Does one sentence of the paper hold every word of a quoted phrase, in any form ("'adaptable'":
+        "adaptability"; "'train only the affine parameters'": "training only these affine parameters")?"""
+        stems = set(content_stems(phrase))
+        return bool(stems) and any(stems <= sentence_stems(sentence) for sentence in paper.sentences)
 
     @staticmethod
     def _anchors(plan: Plan, own: set[str]) -> list[str]:
@@ -253,12 +264,16 @@ class TermDenseJudge:
                 if term in plan.ask.measured_in and name_key(term) not in own | measured
                 and (anchor := phrase_text(term).strip())]
 
-    def _figure_for(self, quantity: set[str], paper: StoredPaper, idf: Idf, anchors: Sequence[str] = ()) -> bool:
+    def _figure_for(self, quantity: set[str], paper: StoredPaper, idf: Idf, anchors: Sequence[str] = (),
+                    phrase: str = "") -> bool:
         """Does some sentence state a figure together with the measurement's words (a third of their
         weight), and, when the question names what it is measured on, within `figure_reach` words of
         one of those names? "79.7% mIOU on PASCAL VOC, and advances the results on ... Cityscapes" gives no
-        Cityscapes figure."""
+        Cityscapes figure. An acronym of the measurement (`phrase`: "what SNR") is held where the sentence
+        writes it out ("0 dB signal-to-noise ratio")."""
         mass = sum(idf(stem) for stem in quantity)
+        acronyms = {stem: word for word in re.findall(r"\b[A-Z]{2,6}s?\b", phrase)
+                    for stem in content_stems(word) if stem in quantity}
         for sentence in paper.sentences:
             if not _measures(sentence, quantity) or (
                     anchors and not _near_figure(sentence, anchors, self.settings.figure_reach)):
@@ -267,7 +282,7 @@ class TermDenseJudge:
             # of peak": "73% of the maximum"), a gain as a result ("outperforms CoT by 8%"), a speed-up as
             # a multiplier ("how much faster": "2times speedup").
             stems = sentence_stems(sentence)
-            held = quantity & stems
+            held = quantity & stems | {stem for stem, word in acronyms.items() if abbreviated(word, sentence)}
             if "%" in sentence:
                 held |= quantity & SHARE_WORDS
             if RESULT.search(sentence):

@@ -50,6 +50,8 @@ PLURAL = re.compile(
     # A request, said as one: "List ...", "please show ...", "can you give me ...", not "did they show it works".
     r"|(?:^|[.?!;:,(—–-]\s*|\b(?:please|and|you)\s+)(?:list|name|show|give|find)\b[^.?]{0,40}"
     r"\b(?:papers|works|studies|all|every|everything)\b"
+    # "list the work that ...", "list research on ...": a body of work, whatever its number.
+    r"|(?:^|[.?!;:,(—–-]\s*|\b(?:please|and|you)\s+)list\s+(?:the\s+|any\s+)?(?:\w+\s+)?(?:work|research|literature)\b"
     r"|\b(?:any|all|every|other)\s+(?:the\s+)?(?:\w+\s+){0,2}(?:papers|works|studies)\b"
     # "Are there ..." asks whether several exist, whatever the noun ("are there any CNNs whose ...").
     r"|\b(?:are|were)\s+there\b"
@@ -248,7 +250,11 @@ def intent_of(question: str, named: int, resolved: Resolved, described: int = 0)
     plural = bool(PLURAL.search(asking_part(question)))
     if TOPIC_SUMMARY.search(question):
         return "topic_summary", True
-    if plural and not resolved.referenced and not (resolved.is_follow_up and named):
+    # A follow-up on the one paper discussed that points at it ("which methods exactly, and what did they
+    # find ...?") asks about that paper, not for a list; "are there other papers ..." still wants one.
+    about_discussed = (resolved.is_follow_up and resolved.earlier and not resolved.listed
+                       and not resolved.wants_other_paper and bool(PRONOUN.search(asking_part(question))))
+    if plural and not resolved.referenced and not (resolved.is_follow_up and named) and not about_discussed:
         return "list", True
     if resolved.referenced and len(resolved.referenced) >= 2:
         return "compare", False
@@ -356,6 +362,8 @@ def context_named(asking: str, named: list[str], names: NameIndex) -> list[str]:
 # "How is X different from Y", "X vs. Y", "compare X with Y": a contrast with a side on each hand.
 CONTRAST_SIDES = re.compile(
     r"^(?P<a>.+?)\b(?:different from|differs? from|vs\.?|versus|compared (?:with|to)|in contrast to)\s(?P<b>.+)$"
+    # "How does that compare with the paper that ...": the side before "compare" is the subject asked about.
+    r"|^(?:.*?\b)?compares?\s+(?:with|to|against)\s(?P<e>.+)$"
     r"|^(?:.*?\b)?compare (?P<c>.+?) (?:with|to|and|against) (?P<d>.+)$", re.I)
 
 
@@ -397,7 +405,9 @@ def described_other_side(question: str, named: str, candidates: Candidates,
     Fisher merging"): the best-retrieved candidate whose title or abstract holds that side's names
     ("Fisher"). None when that side names nothing specific ("different from prior work")."""
     match = CONTRAST_SIDES.search(asking_part(question))
-    if not match:
+    if not match or match.group("e"):
+        # "how does that compare with the cost of DARTS": what "that" is need not be a paper, nor is a
+        # paper that mentions DARTS its other side (a described paper, "the paper that ...", still is).
         return []
     sides = [side for side in match.groups() if side]
     if re.match(r"\s*an?\b", sides[-1], re.I):
