@@ -146,6 +146,9 @@ def test_judge_reports_the_missing_benchmark_per_paper(service: PaperChat) -> No
     ("What speedup over Osprey does Kestrel report?", "Kestrel"),  # the paper it asks about, not the first named
     # A count first ("how many languages"), then the measurement: the measurement is checked.
     ("How many languages does EchoASR cover, and how much faster does it train?", "EchoASR"),
+    # What "how many" counts is a word the abstract never uses: nothing there counts it.
+    ("How many training tokens was MolFlow trained on?", "MolFlow"),
+    ("How many views does QueryDETR output per image?", "QueryDETR"),
 ])
 def test_figure_the_abstract_never_gives_is_partial(service: PaperChat, question: str, name: str) -> None:
     answer = service.ask(question)

@@ -215,6 +215,10 @@ class TermDenseJudge:
         lacking_stems = set().union(*(set(content_stems(term)) for term in lacking)) if lacking else set()
         if sum(idf(stem) for stem in lacking_stems & wanted) / total < self.settings.missing_share:
             lacking = []
+        # "How many training tokens ...?" of an abstract that never speaks of tokens: nothing there counts them.
+        have = paper_stems(paper)
+        lacking += [f"how many {noun}" for noun in plan.ask.counted
+                    if (stems := set(content_stems(noun)) - own) and not stems & have and not stated(noun)]
         lacking += [f'"{phrase}"' for phrase in plan.ask.quoted
                     if not stated(phrase) and not self._worded(phrase, paper)]
         # Checked only when nothing else is missing; a measurement whose name ("BLEU") was too small a

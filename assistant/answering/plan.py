@@ -157,7 +157,21 @@ def asked_for(question: str, drop_keys: set[str], phrase: str | None = None) -> 
     quoted = tuple(m.group(1).strip() for m in QUOTED.finditer(question) if name_key(m.group(1)) not in drop_keys)
     parts = parts_of(question)
     return Ask(number=bool(ASKS_NUMBER.search(question)) or bool(phrase), specific=tuple(dict.fromkeys(specific)),
-               quantity=phrase.strip(), quoted=quoted, parts=parts, measured_in=asking_part_of(parts, phrase))
+               quantity=phrase.strip(), quoted=quoted, parts=parts, measured_in=asking_part_of(parts, phrase),
+               counted=counted_nouns(question))
+
+
+def counted_nouns(question: str) -> tuple[str, ...]:
+    """What each "how many ..." of the question counts: "how many training tokens was it trained on" ->
+    "tokens", "how many views does it output" -> "views"."""
+    found = []
+    for quantity in QUANTITY.finditer(ASIDE.sub("", question)):
+        noun = (quantity.group("counted") or quantity.group("how") or "").split()[-1:]
+        # A plural noun counted: not "how many times faster", a ratio.
+        if noun and re.match(r"how many\b", quantity.group(0), re.I) and re.fullmatch(r"[a-z-]+s", noun[0], re.I) \
+                and noun[0].lower() not in {"times", "less"}:
+            found.append(noun[0])
+    return tuple(dict.fromkeys(found))
 
 
 def holds_word(text: str, word: str, flags: int = 0) -> bool:

@@ -28,6 +28,7 @@ class Ask:
     # an answer gives each part its own best sentence rather than one sentence for the whole.
     parts: tuple[str, ...] = ()
     measured_in: str = ""  # the part asking for the measurement: what it names is what it is measured on
+    counted: tuple[str, ...] = ()  # what "how many ..." counts ("tokens", "views"): the abstract must name it
 
 
 @dataclass
