@@ -193,6 +193,17 @@ def test_a_comparison_is_never_longer_than_what_it_compares(share: float) -> Non
     assert (text.count("\n- ") < 6) == (answer_words(roomy) > share * abstracts)
 
 
+def test_a_section_heading_gives_a_title_without_a_short_name_once() -> None:
+    """"### Title [1]" then "*Title*" says the title twice; a short name's heading is followed by the title."""
+    untitled = paper("Feature Imitation for Small Detectors", DISTILLER.sentences)
+    book = CitationBook()
+    text = ExtractiveComposer(4, 90, 3, 2, flat_idf, compare_share=100.0).compare(
+        [evidence(PRUNER, [0.9] * 8), evidence(untitled, [0.9] * 8)], book)
+    assert "### Feature Imitation for Small Detectors [2]\n\n- " in text
+    assert text.count("*Feature Imitation for Small Detectors*") == 1  # in "Comparing ... and ...:" only
+    assert f"### GradRule [1]\n*{PRUNER.title}*" in text
+
+
 def test_abstracts_too_short_for_a_table_are_compared_without_one() -> None:
     tiny = [paper("TinyA: A", ["TinyA prunes detectors.", "It removes 40% of FLOPs."]),
             paper("TinyB: B", ["TinyB distils detectors.", "It is 2 times faster."])]

@@ -279,7 +279,9 @@ class ExtractiveComposer:
     def _render(papers: list[StoredPaper], numbers: list[int], chosen: list[list[SentenceEvidence]],
                 cells: list[list[ScoredSentence | None]] | None,
                 cite: Callable[[StoredPaper, str, int | None], str]) -> str:
-        sections = ["\n".join([f"### {short_name(p.title)} [{n}]", f"*{p.title}*", "",
+        # The whole title under a short-name heading; a title without a short name is the heading already.
+        sections = ["\n".join([f"### {short_name(p.title)} [{n}]",
+                               *([f"*{p.title}*"] if short_name(p.title) != p.title else []), "",
                                *(f"- {cite(p, s.text, None)}" for s in quoted)])
                     for p, n, quoted in zip(papers, numbers, chosen, strict=True)]
         names = " and ".join(f"*{short_name(p.title)}*" for p in papers)
