@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from assistant.text import fold, name_key
+from assistant.text import ENGLISH_FUNCTION_WORDS, fold, name_key
 
 WORD = re.compile(r"[A-Za-z0-9$\\][\w$\\{}+\-./'^]*[\w+}$]|[A-Za-z0-9]")
 COINED_IN_PARENS = re.compile(r"\(([A-Za-z][\w+\-.^]{1,30})\)")
@@ -31,7 +31,11 @@ COINED_AS_OURS = re.compile(r"(?:\b(?:incorporate|devise|design)(?:s|d|ed)?\s+(?
                             r"|\b[Oo]ur (?:\w+ ){0,2}(?:model|method|score|approach|framework|algorithm|system|"
                             r"network|metric)s?(?:\s*[,:]|\s+-)?\s+)" + NAME_WORD + r"(?![\w+\-^])")
 # The words that name what follows them outright: "a method termed as SSF", "dubbed KAN", "called FOO".
-NAMED_AS = re.compile(r"\b(?:called|named|dubbed|termed|coined)(?:\s+as)?\s+(?:the\s+)?$")
+# Only after what a paper builds ("a method termed as", "(dubbed"): "the so-called NTK regime" and "the
+# metric named FID" name the field's terms, not the paper's own.
+NAMED_AS = re.compile(r"(?:\(|\b(?:method|approach|model|framework|algorithm|network|system|technique|architecture|"
+                      r"module|scheme|strategy|pipeline|paradigm|loss|benchmark|dataset|tool|library)s?,?)\s*"
+                      r"(?:called|named|dubbed|termed|coined)(?:\s+as)?\s+(?:the\s+)?$")
 # "Llama 3", "GPT 4o"; not a question word before a number ("Is 4-bit ...") nor a number in a compound.
 VERSIONED_PHRASE = re.compile(r"(?<![+\w-])"  # not "D 120" of "RGB+D 120"
                               r"((?!(?:Is|Are|Was|Were|Does|Do|Did|Can|Could|How|What|Which|Why|When|Where|Who)\s)"
@@ -103,22 +107,46 @@ def spelled_out(acronym: str, text: str) -> bool:
 
 
 ACRONYM = re.compile(r"[A-Z]{2,6}s?")
-# Words an acronym's letters skip ("signal-to-noise ratio" is SNR) and never stand for ("we demonstrate" is no WD).
-FUNCTION_WORDS = frozenset({"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "is", "of", "on",
-                            "or", "our", "the", "to", "we", "with", "which", "that", "this", "it", "its", "are",
-                            "be", "can", "not"})
+CAMEL_WORDS = re.compile(r"(?:[A-Z][a-z]+){2,}")  # "BatchNorm" is two words; "EchoASR" is a name
+WRITTEN_WORD = re.compile(r"[A-Za-z][\w'-]*")
+
+
+def _letters_of(token: str) -> set[str]:
+    """The initials a written word can give an acronym: one letter, or one per part of a compound
+    ("signal-to-noise": "sn" or "stn"; "BatchNorm": "bn")."""
+    parts = (CAMEL_WORDS.fullmatch(token) and re.findall(r"[A-Z][a-z]+", token)) or token.split("-")
+    parts = [part for part in parts if part[:1].isalpha()]
+    content = "".join(part[0].lower() for part in parts if part.lower() not in ENGLISH_FUNCTION_WORDS)
+    return {token[0].lower(), "".join(part[0].lower() for part in parts), content} - {""}
 
 
 def abbreviated(acronym: str, text: str) -> bool:
-    """Does `text` write out the all-caps `acronym` in words of any case: "TTA" as "test-time adaptation",
-    "WD" as "weight decay", "BN" as "BatchNorm", "SNR" as "signal-to-noise ratio"? Hyphens and inner
-    capitals start words; function words are skipped."""
+    """Does `text` write out the all-caps `acronym` in adjacent words of any case, within one clause:
+    "TTA" as "test-time adaptation", "WD" as "weight decay", "BN" as "BatchNorm", "SNR" as
+    "signal-to-noise ratio"? A function word standing alone, a number or punctuation ends the run, so
+    "converges in 12 epochs and reaches" spells no CER."""
     if not ACRONYM.fullmatch(acronym):
         return False
-    letters = acronym.removesuffix("s").lower() if len(acronym) > 2 else acronym.lower()
-    words = [w for w in re.split(r"[\s\-/]+|(?<=[a-z])(?=[A-Z])", text) if w[:1].isalpha()]
-    initials = "".join(w[0].lower() for w in words if w.lower() not in FUNCTION_WORDS)
-    return len(letters) >= 2 and letters in initials
+    letters = acronym.removesuffix("s").lower()
+    for clause in re.split(r"[^\w\s'-]+", text):
+        runs: list[list[set[str]]] = [[]]
+        for token in clause.split():
+            word = token.strip("'-")
+            if WRITTEN_WORD.fullmatch(word) and word.lower() not in ENGLISH_FUNCTION_WORDS:
+                runs[-1].append(_letters_of(word))
+            elif runs[-1]:
+                runs.append([])
+        if any(_spells(letters, run[start:]) for run in runs for start in range(len(run))):
+            return True
+    return False
+
+
+def _spells(letters: str, words: list[set[str]]) -> bool:
+    """Do the first words, each giving one of its initials, spell exactly `letters`?"""
+    if not letters:
+        return True
+    return bool(words) and any(letters.startswith(option) and _spells(letters[len(option):], words[1:])
+                               for option in words[0])
 
 
 def has_content_words(words: list[str]) -> bool:
@@ -192,7 +220,7 @@ class NameIndex:
                 # so is one the abstract names outright ("a method termed as SSF", "dubbed KAN").
                 after = re.match(r"\s*\(([^)]{3,80})\)", abstract[match.end(1):])
                 defined = ((bool(after) and spells_initials(match.group(1), after.group(1)))  # type: ignore[union-attr]
-                           or bool(NAMED_AS.search(abstract[max(0, match.start(1) - 20):match.start(1)])))
+                           or bool(NAMED_AS.search(abstract[max(0, match.start(1) - 40):match.start(1)])))
                 coined += _coined(match.group(1), pid, 2, defined)
             for match in COINED_IN_PARENS.finditer(abstract):
                 acronym = match.group(1)

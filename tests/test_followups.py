@@ -309,7 +309,16 @@ def test_a_plural_follow_up_that_points_at_the_one_paper_asks_about_it(service: 
     assert after.kind != "list" and names(service, after.focus) == ["StreamCTC"], after.text
 
 
-def test_other_papers_after_a_lookup_are_still_a_list(service: PaperChat) -> None:
-    _, after = chat(service, "What does StreamCTC do?", "Are there other papers on speech recognition, and what do "
-                    "they report?")
-    assert after.kind == "list" and "StreamCTC" not in names(service, after.focus)
+@pytest.mark.parametrize("follow_up", [
+    "Are there other papers on speech recognition, and what do they report?",
+    "Which studies on speech recognition do they compare with?",
+])
+def test_a_follow_up_asking_for_papers_is_still_a_list(service: PaperChat, follow_up: str) -> None:
+    _, after = chat(service, "What does StreamCTC do?", follow_up)
+    assert after.kind == "list", after.text
+
+
+def test_other_methods_in_a_follow_up_are_what_the_paper_is_measured_against(service: PaperChat) -> None:
+    """"Does it beat other methods on LibriSpeech?" asks about StreamCTC, not for another paper."""
+    _, after = chat(service, "What does StreamCTC do?", "Does it beat other methods on LibriSpeech?")
+    assert names(service, after.focus) == ["StreamCTC"] and "3.1%" in after.text, after.text

@@ -495,3 +495,12 @@ def test_a_versioned_name_does_not_start_inside_a_compound() -> None:
     """"NTU RGB+D 120" holds no name "D 120" that no paper mentions."""
     names = NameIndex([_Paper("p1", "PSUMNet: Skeleton Action Recognition", "We test on NTU RGB+D 60.")])
     assert not any("D 120" in name for name in names.unknown_names("What accuracy on NTU RGB+D 120 does it get?"))
+
+
+@pytest.mark.parametrize("abstract", [
+    "We study training in the so-called NTK regime of wide networks.",
+    "Samples are scored with the metric named FID against the training set.",
+])
+def test_a_term_of_the_field_named_in_passing_is_not_the_papers_own_name(abstract: str) -> None:
+    names = NameIndex([_Paper("p1", "Wide Networks Train Alike", abstract)])
+    assert names.own_names("p1") & {"ntk", "fid"} == set()

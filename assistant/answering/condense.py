@@ -20,8 +20,8 @@ REFERENCE = re.compile(
     re.I,
 )
 ANOTHER_PAPER = re.compile(
-    r"\b(follow[- ]?ups?|later (paper|work)s?|another|other (paper|work|method)s?|different (paper|method)s?|"
-    r"(is|are) there (also |even )?(a|an|any)|any (other )?(paper|work)s?|"
+    r"\b(follow[- ]?ups?|later (paper|work)|another|other (paper|work|method)|different (paper|method)|"
+    r"(is|are) there (also |even )?(a|an|any)|any (other )?(paper|work)|"
     r"an? (\w+ ){0,3}(paper|model|method|approach|work) that|"
     r"analogous|similar idea|(some|any)thing similar|similar (paper|work|method|approach)|"
     # "... that builds on it", "does anything extend this": not "what network does it build on?".

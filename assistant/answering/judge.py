@@ -33,7 +33,7 @@ from assistant.answering.plan import REQUEST_WORDS, measured_names
 from assistant.answering.retrieve import CandidateRetriever, Candidates
 from assistant.answering.types import Evidence, Judgement, Plan, SentenceEvidence
 from assistant.keyword import KeywordIndex
-from assistant.names import NameIndex, NameMatch, abbreviated, name_words, phrase_text
+from assistant.names import ACRONYM, NameIndex, NameMatch, abbreviated, name_words, phrase_text
 from assistant.settings import Settings
 from assistant.store import StoredPaper
 from assistant.text import (
@@ -200,8 +200,10 @@ class TermDenseJudge:
         """What the question asks for that the abstract never states.
 
         - a benchmark, metric or model it names, when that name carries a real share of the
-          question (a name used in passing to describe the paper is not what is asked);
-        - a phrase it quotes;
+          question (a name used in passing to describe the paper is not what is asked); a name no
+          paper of the collection mentions is one the abstract lacks too;
+        - a phrase it quotes (stated literally or by one sentence holding all its words);
+        - what a "how many ..." counts, when the abstract never uses that word ("tokens");
         - the measurement it asks for ("what top-1 accuracy ..."): some sentence must hold the
           measurement's words together with a figure. Numbers that are part of names
           ("NAS-Bench-201", "ResNet-50") are not figures.
@@ -234,7 +236,8 @@ class TermDenseJudge:
 
     def _stated(self, paper: StoredPaper, own: set[str] | None = None) -> Callable[[str], bool]:
         """Does the paper's title or abstract state a term: one of its own names, the word, its singular
-        ("GPUs" is stated by "GPU"), or the phrase, with or without its spaces ("Page Rank")."""
+        ("GPUs" is stated by "GPU"), the phrase, with or without its spaces ("Page Rank"), or an all-caps
+        acronym written out in words ("TTA": "test-time adaptation", `abbreviated`)."""
         text = f"{paper.title} {paper.abstract}"
         folded = f" {phrase_text(text)} "
         joined = folded.replace(" ", "")
@@ -256,7 +259,10 @@ class TermDenseJudge:
         """Does one sentence of the paper hold every word of a quoted phrase, in any form ("'adaptable'":
         "adaptability"; "'train only the affine parameters'": "training only these affine parameters")?"""
         stems = set(content_stems(phrase))
-        return bool(stems) and any(stems <= sentence_stems(sentence) for sentence in paper.sentences)
+        # One content word of a longer quote ("'to prune, or not to prune'") is too little to go by.
+        if not stems or (len(stems) < 2 and len(phrase.split()) > 1):
+            return False
+        return any(stems <= sentence_stems(sentence) for sentence in paper.sentences)
 
     @staticmethod
     def _anchors(plan: Plan, own: set[str]) -> list[str]:
@@ -276,7 +282,7 @@ class TermDenseJudge:
         Cityscapes figure. An acronym of the measurement (`phrase`: "what SNR") is held where the sentence
         writes it out ("0 dB signal-to-noise ratio")."""
         mass = sum(idf(stem) for stem in quantity)
-        acronyms = {stem: word for word in re.findall(r"\b[A-Z]{2,6}s?\b", phrase)
+        acronyms = {stem: word for word in re.findall(rf"\b{ACRONYM.pattern}\b", phrase)
                     for stem in content_stems(word) if stem in quantity}
         for sentence in paper.sentences:
             if not _measures(sentence, quantity) or (

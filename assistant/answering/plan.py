@@ -161,14 +161,17 @@ def asked_for(question: str, drop_keys: set[str], phrase: str | None = None) -> 
                counted=counted_nouns(question))
 
 
+PLURAL_NOUN = re.compile(r"[A-Za-z-]+(?<![sui])s")  # "tokens", "GPUs"; not "process", "status", "analysis"
+
+
 def counted_nouns(question: str) -> tuple[str, ...]:
     """What each "how many ..." of the question counts: "how many training tokens was it trained on" ->
     "tokens", "how many views does it output" -> "views"."""
     found = []
     for quantity in QUANTITY.finditer(ASIDE.sub("", question)):
         noun = (quantity.group("counted") or quantity.group("how") or "").split()[-1:]
-        # A plural noun counted: not "how many times faster", a ratio.
-        if noun and re.match(r"how many\b", quantity.group(0), re.I) and re.fullmatch(r"[a-z-]+s", noun[0], re.I) \
+        # A plural noun counted ("tokens", not "process"): not "how many times faster", a ratio.
+        if noun and re.match(r"how many\b", quantity.group(0), re.I) and PLURAL_NOUN.fullmatch(noun[0]) \
                 and noun[0].lower() not in {"times", "less"}:
             found.append(noun[0])
     return tuple(dict.fromkeys(found))
@@ -255,6 +258,9 @@ def asking_part(question: str) -> str:
     return " ".join(asking) if asking else question
 
 
+PAPER_NOUNS = re.compile(r"\b(?:papers|works|studies|articles|publications)\b", re.I)
+
+
 def intent_of(question: str, named: int, resolved: Resolved, described: int = 0) -> tuple[Intent, bool]:
     """(intent, plural): the answer kind the question's form asks for. `described` counts the sides of a
     contrast given by description (`described_sides`)."""
@@ -265,9 +271,11 @@ def intent_of(question: str, named: int, resolved: Resolved, described: int = 0)
     if TOPIC_SUMMARY.search(question):
         return "topic_summary", True
     # A follow-up on the one paper discussed that points at it ("which methods exactly, and what did they
-    # find ...?") asks about that paper, not for a list; "are there other papers ..." still wants one.
-    about_discussed = (resolved.is_follow_up and resolved.earlier and not resolved.listed
-                       and not resolved.wants_other_paper and bool(PRONOUN.search(asking_part(question))))
+    # find ...?") asks about that paper, not for a list; one that asks for papers ("which papers cite it?",
+    # "are there other studies ...?") still wants a list.
+    asking = asking_part(question)
+    about_discussed = (resolved.is_follow_up and not resolved.listed and not resolved.wants_other_paper
+                       and bool(PRONOUN.search(asking)) and not PAPER_NOUNS.search(asking))
     if plural and not resolved.referenced and not (resolved.is_follow_up and named) and not about_discussed:
         return "list", True
     if resolved.referenced and len(resolved.referenced) >= 2:
@@ -421,7 +429,8 @@ def described_other_side(question: str, named: str, candidates: Candidates,
     match = CONTRAST_SIDES.search(asking_part(question))
     if not match or match.group("e"):
         # "how does that compare with the cost of DARTS": what "that" is need not be a paper, nor is a
-        # paper that mentions DARTS its other side (a described paper, "the paper that ...", still is).
+        # paper that mentions DARTS its other side (`described_sides` still finds a described paper there,
+        # "the paper that ...").
         return []
     sides = [side for side in match.groups() if side]
     if re.match(r"\s*an?\b", sides[-1], re.I):
