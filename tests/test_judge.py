@@ -576,7 +576,7 @@ def test_how_that_compares_with_a_name_another_abstract_uses_adds_no_paper(servi
 @pytest.mark.parametrize("question, status", [
     # A quoted phrase is stated by a sentence that holds its words in any form ("learns ... threshold").
     ("What does Kestrel's 'learned threshold' do?", "answered"),
-    # One content word of a longer quote is too little to go by: a quote is not stated by any sentence using "threshold".
+    # One content word of a longer quote is too little to go by: not every sentence with "threshold" states it.
     ("What does Kestrel say about 'the thresholds'?", "partial"),
 ])
 def test_a_quoted_phrase_is_stated_by_a_sentence_holding_its_words(service: PaperChat, question: str,
