@@ -267,13 +267,13 @@ def intent_of(question: str, named: int, resolved: Resolved, described: int = 0)
     # A quoted phrase is the words of a title or an abstract, not the question's form: "does DVERGE or
     # 'ensemble everything everywhere' need ..." asks about two papers, not for everything.
     question = QUOTED.sub("Q", question)
-    plural = bool(PLURAL.search(asking_part(question)))
+    asking = asking_part(question)
+    plural = bool(PLURAL.search(asking))
     if TOPIC_SUMMARY.search(question):
         return "topic_summary", True
     # A follow-up on the one paper discussed that points at it ("which methods exactly, and what did they
     # find ...?") asks about that paper, not for a list; one that asks for papers ("which papers cite it?",
     # "are there other studies ...?") still wants a list.
-    asking = asking_part(question)
     about_discussed = (resolved.is_follow_up and not resolved.listed and not resolved.wants_other_paper
                        and bool(PRONOUN.search(asking)) and not PAPER_NOUNS.search(asking))
     if plural and not resolved.referenced and not (resolved.is_follow_up and named) and not about_discussed:
