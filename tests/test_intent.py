@@ -476,12 +476,54 @@ def test_a_plural_measure_asks_for_a_number(question: str) -> None:
     ("Which of these two papers argues against pruning: 'To prune, or not to prune', or the one defending "
      "randomized parameter sharing? What evidence does each give?",
      ("the one defending randomized parameter sharing",)),
+    # the side the question opens with begins after its context and its "how is"
+    ("Compact classifiers: how is the iterative rewinding paper different from Kestrel in how it prunes?",
+     ("the iterative rewinding paper",)),
+    # "beats", and a description by a relative clause
+    ("Does Kestrel beat the NAS that uses a boosted-tree accuracy predictor on ImageNet? Give both error rates.",
+     ("the NAS that uses a boosted-tree accuracy predictor on ImageNet",)),
+    # a plural is a kind of method measured against, not one paper
+    ("Does Kestrel beat the LLM-based forecasters that use far more parameters?", ()),
+    ("Mogo says it beats the BERT-style masked models. What FID does it get?", ()),
+    # "one ..., the other ...": each side describes one paper by what it does
+    ("Two RL papers: one replaces the regression objective used to train value functions, the other replaces "
+     "neural networks with boosted trees. What does each swap in?",
+     ("replaces the regression objective used to train value functions", "replaces neural networks with boosted "
+                                                                          "trees")),
     ("How does QueryDETR compare with a standard detection transformer?", ()),  # a baseline, no paper
     ("How does it differ from the first one?", ()),  # a position, for condense
     ("What does EchoASR report?", ()),
 ])
 def test_a_contrast_side_given_by_description(question: str, sides: tuple[str, ...]) -> None:
     assert described_sides(question, [], NameIndex([])) == sides
+
+
+def test_a_name_on_both_sides_of_a_contrast_identifies_neither() -> None:
+    """"EchoASR pretraining vs the streaming paper built on EchoASR features": EchoASR is what both sides
+    are about; the second side is still a description of another paper."""
+    names = NameIndex([_Paper("echo", "EchoASR: Self-Supervised Pretraining", "EchoASR pretrains an encoder.")])
+    question = "EchoASR pretraining vs the streaming paper built on EchoASR features: what does each do?"
+    assert described_sides(question, ["echo"], names) == ("the streaming paper built on EchoASR features",)
+    # a side that alone names the named paper is that paper
+    question = "Kestrel vs the EchoASR paper: what does each do?"
+    assert described_sides(question, ["echo"], names) == ()
+
+
+def test_one_and_the_other_describe_the_named_papers_when_two_are_named() -> None:
+    names = NameIndex([_Paper("spa", "SPANet: Frequency-balancing Token Mixer", "SPANet balances frequencies."),
+                       _Paper("svt", "SViT: Scattering Vision Transformer", "SViT separates frequencies.")])
+    question = ("Does SPANet agree with SViT about frequencies? One says to balance high and low frequencies, the "
+                "other separates them; what motivates each?")
+    assert described_sides(question, ["spa", "svt"], names) == ()
+    assert described_sides(question, ["spa"], names) == ("says to balance high and low frequencies",
+                                                          "separates them")
+
+
+def test_a_contrast_with_a_described_paper_is_a_comparison_whatever_plural_follows() -> None:
+    """"...on which models, and what do they achieve?" is asked of each side, not a request for a list."""
+    question = ("How is Kestrel's pruning different from the pruning paper that rewinds weights? What does each "
+                "use the thresholds for, on which models, and what do they achieve?")
+    assert intent_of(question, 1, Resolved(question, question), described=1) == ("compare", False)
 
 
 def test_a_described_side_makes_a_comparison_and_a_digit_in_a_name_counts_nothing() -> None:

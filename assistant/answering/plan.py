@@ -86,6 +86,10 @@ COMPARE = re.compile(
 # The words that set a figure against another paper's without asking to compare the two ("and" may
 # join them, but alone it sets two papers side by side: "what gains do Foo and Bar report?").
 REFERENCE_WORDS = {"than", "and", "compared", "vs", "vs.", "versus"}
+# Words that set papers against each other whoever they are; "than", "beats", "or" may set a paper against
+# a baseline its abstract names ("says it beats the BERT-style models, ... what do T2M-GPT and MMM score").
+CONTRASTS = re.compile(r"\b(?:compare[sd]?|comparison|contrast|versus|vs\.?|differ|differs|different|difference|"
+                       r"differences|both|each|which one|which of|either)\b", re.I)
 EXPLICIT_COMPARE = re.compile(r"\b(?:compare|comparison|contrast|versus|vs\.?|differ|differs|difference)\b", re.I)
 COUNTED = re.compile(r"\b(?:two|three|both)\b", re.I)
 COUNT_WORDS = {"two": 2, "both": 2, "three": 3, "2": 2, "3": 3}
@@ -276,12 +280,14 @@ def intent_of(question: str, named: int, resolved: Resolved, described: int = 0)
     # "are there other studies ...?") still wants a list.
     about_discussed = (resolved.is_follow_up and not resolved.listed and not resolved.wants_other_paper
                        and bool(PRONOUN.search(asking)) and not PAPER_NOUNS.search(asking))
+    # "How is GPTQ different from the PTQ paper that ...? ... on which models ...": two papers, one described,
+    # whatever plural the rest of the question uses.
+    if described and named + described >= 2 and not resolved.is_follow_up:
+        return "compare", False  # "ST-3 vs the layer-adaptive pruning paper that ...": two papers, one described
     if plural and not resolved.referenced and not (resolved.is_follow_up and named) and not about_discussed:
         return "list", True
     if resolved.referenced and len(resolved.referenced) >= 2:
         return "compare", False
-    if described and named + described >= 2 and not resolved.is_follow_up:
-        return "compare", False  # "ST-3 vs the layer-adaptive pruning paper that ...": two papers, one described
     if described and resolved.is_follow_up and resolved.compare_with_earlier and not resolved.wants_other_paper:
         return "compare", False  # "compare it with the paper that ...": the paper discussed, and the described one
     # "How much faster than Osprey is Kestrel?" asks for one paper's figure, measured against the other.
@@ -337,7 +343,7 @@ def make_plan(resolved: Resolved, candidates: Candidates, names: NameIndex,
     return Plan(resolved, intent, named, asked_for(question, own_keys, phrase),
                 asked_unknown(question, existential, names), compare_count(question, len(named)), topic_of(question),
                 context_named(existential, named, names),
-                bool({word.lower() for word in COMPARE.findall(question)} - {"and"}),
+                bool(CONTRASTS.search(question)),
                 descriptions if intent == "compare" else ())
 
 
@@ -383,16 +389,28 @@ def context_named(asking: str, named: list[str], names: NameIndex) -> list[str]:
 
 # "How is X different from Y", "X vs. Y", "compare X with Y": a contrast with a side on each hand.
 CONTRAST_SIDES = re.compile(
-    r"^(?P<a>.+?)\b(?:different from|differs? from|vs\.?|versus|compared (?:with|to)|in contrast to)\s(?P<b>.+)$"
+    r"^(?P<a>.+?)\b(?:different from|differs? from|vs\.?|versus|compared (?:with|to)|in contrast to|beats?|"
+    r"outperforms?|(?:better|worse|faster|slower) than)\s(?P<b>.+)$"
     # "How does that compare with the paper that ...": the side before "compare" is the subject asked about.
     r"|^(?:.*?\b)?compares?\s+(?:with|to|against)\s(?P<e>.+)$"
     r"|^(?:.*?\b)?compare (?P<c>.+?) (?:with|to|and|against) (?P<d>.+)$", re.I)
 
 
-# A definite description of one paper: "the layer-adaptive pruning paper that ...", "the one on ...".
+# A definite description of one paper: "the layer-adaptive pruning paper that ...", "the one on ...", "the
+# NAS that uses a boosted-tree predictor". A plural ("the BERT-style masked models", "the LLM-based
+# forecasters that ...") is a kind of method the paper measures against, not one paper.
 DESCRIPTION = re.compile(r"^\s*(?:the|that)\s+(?!(?:first|second|third|last|former|latter|same|other)\b)"
-                         r"(?:[^\s,;:?]+\s+){0,8}?(?:paper|study|work|one|method|approach|model|framework|network|"
-                         r"system|technique|survey|benchmark)s?\b", re.I)
+                         r"(?:(?:[^\s,;:?]+\s+){0,8}?(?:paper|study|work|one|method|approach|model|framework|network|"
+                         r"system|technique|survey|benchmark)\b(?!s)|(?:[^\s,;:?]+\s+){0,3}?[^\s,;:?]*(?-i:[^\s,;:?s])\s+"
+                         r"(?:that|which|whose)\b)", re.I)
+# Where the side before a contrast word begins: after the context and the question's opening ("Compact
+# BERTs for medicine: how is the lightweight clinical transformers work different from ...").
+SIDE_START = re.compile(r"^.*(?:[:?;]|\s-\s|\.\s|,\s*(?=(?:how|what|in what|why|does|do|did|is|are)\b))\s*"
+                        r"|^\s*(?:how|in what ways?|why)?\s*(?:is|are|was|were|does|do|did)\s+", re.I | re.S)
+# "Two RL papers ...: one replaces the regression objective ..., the other replaces neural networks ...":
+# each side describes one paper by what it does.
+ONE_AND_OTHER = re.compile(r"\bone\s+(?P<a>[^,;:?]+?)\s*[,;]\s*(?:and\s+|while\s+|whereas\s+)?the other\s+(?P<b>.+)$",
+                           re.I)
 # Where a side's description ends: the question that follows it ("...: how does each ...").
 SIDE_END = re.compile(r"[:?;]|\s-\s|\.(?:\s|$)|,\s*(?:and\s+|or\s+)?(?=(?:how|what|which|who|where|when|why|"
                       r"does|do|did|is|are|was|were|can|could)\b)", re.I)
@@ -410,15 +428,33 @@ def described_sides(question: str, named: list[str], names: NameIndex) -> tuple[
     name of a named paper is that paper; "versus a standard ViT" (no definite description) is a baseline."""
     # A quoted title's own words ("'To prune, or not to prune'") neither split nor end a side.
     masked = QUOTED.sub(lambda m: "_" * len(m.group(0)), question)
-    for pattern in (CONTRAST_SIDES, CHOICE, WHICH_OF_SIDES, JOINED):
+    for pattern in (ONE_AND_OTHER, CONTRAST_SIDES, CHOICE, WHICH_OF_SIDES, JOINED):
         match = pattern.search(masked)
+        if match and pattern is ONE_AND_OTHER and len(named) >= 2:
+            continue  # "Does SPANet agree with SViT? One says ..., the other ...": the named papers, described
         if match:
             spans = [match.span(group) for group in range(1, len(match.groups()) + 1) if match.group(group)]
-            sides = [question[start:start + len(SIDE_END.split(masked[start:end], 1)[0])].strip(" ,'\"")
-                     for start, end in spans]
-            return tuple(side for side in sides if DESCRIPTION.match(side)
-                         and not any(pid in named for m in names.mentions(side) for pid in m.paper_ids))
+            sides = [_side(question, masked, start, end) for start, end in spans]
+            # A named paper's name in every side ("Google's multilingual NMT vs the scaling-laws study of
+            # multilingual NMT") says what both are about, not which side is that paper.
+            mentioned = [{pid for m in names.mentions(side) for pid in m.paper_ids if pid in named} for side in sides]
+            shared = set.intersection(*mentioned) if mentioned else set()
+            return tuple(side for side, pids in zip(sides, mentioned, strict=True)
+                         if (pattern is ONE_AND_OTHER or DESCRIPTION.match(side)) and not pids - shared)
     return ()
+
+
+def _side(question: str, masked: str, start: int, end: int) -> str:
+    """One side of a contrast: up to the question that follows it, and for the side the question opens
+    with, from where the context and the question's own opening words end."""
+    text = masked[start:end]
+    skip = 0
+    if start == 0:  # it ends at the contrast word; it begins where the question does
+        while (opening := SIDE_START.match(text[skip:])) and opening.end():
+            skip += opening.end()
+    else:
+        text = SIDE_END.split(text, 1)[0]
+    return question[start + skip:start + len(text)].strip(" ,'\"")
 
 
 def described_other_side(question: str, named: str, candidates: Candidates,

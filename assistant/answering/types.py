@@ -64,7 +64,7 @@ class Plan:
     # Named papers that set the scene for a question asking whether some other paper exists ("VAR's
     # tokenizer is a pain. Is there a generator that ...?"): what the asked-for paper relates to, not it.
     context_named: list[str] = field(default_factory=list)
-    # It says it compares ("compare", "vs", "different", "or", "both", "each"), not only "X and Y".
+    # It says it compares ("compare", "vs", "different", "both", "each"), not only "X and Y" or "beats".
     contrasts: bool = False
     # Sides of a comparison given by description, not by name ("ST-3 vs the layer-adaptive pruning
     # paper that solves the allocation with dynamic programming"): the judge finds the paper for each.
