@@ -269,6 +269,22 @@ def test_the_one_described_that_the_list_left_out_is_the_paper_it_describes(serv
     assert names(service, after.focus) == ["StreamCTC"]
 
 
+def test_a_position_with_a_description_is_the_paper_described(service: PaperChat) -> None:
+    """"The first one, the noise-robust one": a user counts in their own order; when the description fits
+    another listed paper better than the one at that position, it is the paper meant."""
+    listing, after = chat(service, "Which papers are about speech recognition?",
+                          "the first one, the noise-robust one: how much does it lower the error rate?")
+    assert listing.kind == "list" and names(service, listing.focus)[0] != "NoiseGuard"
+    assert names(service, after.focus) == ["NoiseGuard"] and "27%" in after.text
+    # the position alone, or with a description that fits it, is the paper at that position
+    listing, after = chat(service, "Which papers are about speech recognition?", "the first one: what does it do?")
+    assert after.focus == listing.focus[:1]
+    first = names(service, listing.focus)[0]
+    listing, after = chat(service, "Which papers are about speech recognition?",
+                          f"the first one, the {first} paper: what does it do?")
+    assert after.focus == listing.focus[:1]
+
+
 def test_an_ordinal_inside_a_compound_points_at_no_paper(service: PaperChat) -> None:
     """"last-layer", "second-order": adjectives, not "the last one" or "the second one"."""
     from assistant.answering import condense

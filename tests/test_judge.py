@@ -535,6 +535,36 @@ def test_the_paper_chosen_for_one_described_side_does_not_block_the_other(servic
     assert [short(e.paper.title) for e in judgement.chosen] == ["StreamCTC", "EchoASR"]
 
 
+def test_a_comparison_is_topped_up_only_with_a_paper_nearly_as_relevant_as_the_best(service: PaperChat) -> None:
+    """"Compare the two ..." names no paper: the second is the next candidate, when it is about as relevant as
+    the best (as a list's members are); one far behind is no second paper, and the question is a lookup."""
+    judge = service.pipeline.stages.judge
+    plan, candidates = plan_and_candidates(service, "Compare the two speech recognition papers: what does each "
+                                                    "report?")
+    assert plan.intent == "compare" and not plan.named and plan.count == 2
+    for second, kind in ((0.9, 2), (0.5, 1)):
+        evidence = judge.weigh(plan, candidates)
+        for rank, item in enumerate(evidence):
+            item.relevance = 1.0 if rank == 0 else second if rank == 1 else 0.1
+        judgement = judge.decide(plan, evidence)
+        assert len(judgement.chosen) == kind, (second, [e.paper.title for e in judgement.chosen])
+
+
+@pytest.mark.parametrize(("question", "contrasts"), [
+    ("How does EchoASR differ from NoiseGuard?", True),
+    ("Compare EchoASR and NoiseGuard.", True),
+    ("What does each of EchoASR and NoiseGuard report?", True),
+    # a paper that says it beats a baseline sets nothing against another paper
+    ("EchoASR says it beats a model trained from scratch; what word error rate does it reach?", False),
+    ("Is EchoASR better than a recognizer trained from scratch?", False),
+])
+def test_only_contrast_words_say_a_question_compares(service: PaperChat, question: str, contrasts: bool) -> None:
+    """A paper named only in passing (`_weakly_named`) stays in a comparison when the question says it compares;
+    "beats" and "better than" may measure one paper against a baseline its abstract names."""
+    plan, _ = plan_and_candidates(service, question)
+    assert plan.contrasts is contrasts
+
+
 def test_a_description_no_paper_fits_is_no_side_of_a_comparison(service: PaperChat) -> None:
     """Nothing in the collection is about robot locomotion: the question is answered about Kestrel."""
     answer = service.ask("Kestrel vs the reinforcement learning paper for legged robot locomotion: how does "

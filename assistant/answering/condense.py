@@ -13,6 +13,7 @@ import re
 from assistant.answering.types import Resolved
 from assistant.chat import Conversation
 from assistant.store import StoredPaper
+from assistant.text import content_stems
 
 REFERENCE = re.compile(
     r"\b(it|its|it's|they|them|their|this|that|these|those|the (paper|papers|model|method|approach|work|system|"
@@ -35,6 +36,12 @@ ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "
 # Not a compound: "the last-layer features", "second-order methods" point at no paper.
 POSITION = re.compile(r"\b(?:the\s+)?(" + "|".join(ORDINALS) + r")\b(?!-)(?:\s+(?:one|paper|work|method|result|item"
                       r"|entry|of (?:them|those|these)))?", re.I)
+# The nouns a description of a paper is built on ("the streaming one", "the pruning paper"): they say
+# nothing about which paper it is.
+DESCRIPTION_NOUNS = frozenset({"paper", "study", "work", "one", "method", "approach", "model", "framework", "network",
+                               "system", "technique", "survey", "benchmark"})
+# "The second one, the intelligibility predictor: ...": what the position points at, described.
+APPOSITION = re.compile(r"\s*,\s*(?P<what>the\s+[^,;:?]+)")
 # A turn that carries on the conversation without naming what it is about ("what about memory?").
 FOLLOW_ON = re.compile(r"^\s*(?:and|also|so|then|what about|how about|what happens|what if|same for)\b", re.I)
 # Whole ANSI escape sequences (a question pasted from a colored terminal), other control characters,
@@ -72,6 +79,20 @@ def earlier_papers(conversation: Conversation) -> list[list[str]]:
     return [turn.answer.focus for turn in reversed(conversation.turns) if turn.answer.focus]
 
 
+def fitting(description: str, ordered: list[str], papers: dict[str, StoredPaper], counted: str) -> str:
+    """The paper of `ordered` a description fits: the one whose title and abstract hold the most of its
+    words that not all of them hold. A user counts in their own order ("the second one, the
+    intelligibility predictor" after a question that asked about it second): when the description fits
+    another paper better than the counted one, it is the paper meant."""
+    have = {pid: set(content_stems(f"{papers[pid].title} {papers[pid].abstract}")) for pid in ordered if pid in papers}
+    if counted not in have or len(have) < 2:
+        return counted
+    wanted = set(content_stems(description, DESCRIPTION_NOUNS)) - set.intersection(*have.values())
+    held = {pid: len(wanted & stems) for pid, stems in have.items()}
+    best = max(held, key=lambda pid: held[pid])
+    return best if held[best] > held[counted] else counted
+
+
 def resolve(question: str, conversation: Conversation, papers: dict[str, StoredPaper]) -> Resolved:
     history = earlier_papers(conversation)
     if not history:
@@ -85,8 +106,13 @@ def resolve(question: str, conversation: Conversation, papers: dict[str, StoredP
     if len(ordered) > 1:
         for position in POSITION.finditer(question):
             index = ORDINALS[position.group(1).lower()]
-            if -len(ordered) <= index < len(ordered) and ordered[index] not in referenced:
-                referenced.append(ordered[index])
+            if -len(ordered) <= index < len(ordered):
+                pid = ordered[index]
+                apposition = APPOSITION.match(question, position.end())
+                if apposition:
+                    pid = fitting(apposition.group("what"), ordered, papers, pid)
+                if pid not in referenced:
+                    referenced.append(pid)
     contrast = bool(CONTRAST.search(question) or WHICH_OF.search(question))
     other = bool(ANOTHER_PAPER.search(question)) and not referenced
     if not referenced and not other and BOTH.search(question) and contrast:

@@ -29,6 +29,7 @@ from typing import Protocol
 import numpy as np
 
 from assistant.answering.compose.sentences import RESULT
+from assistant.answering.condense import DESCRIPTION_NOUNS
 from assistant.answering.plan import REQUEST_WORDS, measured_names
 from assistant.answering.retrieve import CandidateRetriever, Candidates
 from assistant.answering.types import Evidence, Judgement, Plan, SentenceEvidence
@@ -51,8 +52,7 @@ SPEED_WORDS = frozenset({"faster", "fast", "speedup", "speed", "quicker", "accel
 MULTIPLIER = re.compile(r"\d(?:\.\d+)?\s*(?:x\b|×|times\b|-fold)", re.I)
 GAIN_WORDS = frozenset({"gain", "improv", "boost", "increas", "better", "advantag"})
 # The head nouns of a description ("the pruning paper that ..."): what it is, not what it is about.
-DESCRIPTION_WORDS = REQUEST_WORDS | {"paper", "study", "work", "one", "method", "approach", "model", "framework",
-                                     "network", "system", "technique", "survey", "benchmark"}
+DESCRIPTION_WORDS = REQUEST_WORDS | DESCRIPTION_NOUNS
 SHARE_WORDS = frozenset({"fraction", "share", "percentag", "percent", "proport", "ratio", "portion"})
 
 
@@ -428,11 +428,18 @@ class TermDenseJudge:
                 chosen.append(best)
         if plan.descriptions and len(chosen) < 2:  # a side fits no paper: what was found, as a lookup
             return self._decide_one(replace(plan, intent="lookup", descriptions=()), evidence, foreign)
-        for candidate in evidence:  # "compare the two papers on X": topped up from the judged ranking
+        # "Compare the two papers on X": topped up from the judged ranking with papers nearly as relevant as
+        # the best, as a list's members are; a paper far behind is not the other paper asked about ("which
+        # two models did they pair up for the comparison" asks about one paper).
+        floor = self.settings.list_relative * evidence[0].relevance if evidence else 0.0
+        for candidate in evidence:
             if len(chosen) >= plan.count:
                 break
-            if candidate not in chosen and candidate.paper.id not in plan.resolved.earlier:
+            if candidate not in chosen and candidate.paper.id not in plan.resolved.earlier \
+                    and candidate.relevance >= floor:
                 chosen.append(candidate)
+        if len(chosen) < 2:
+            return self._decide_one(replace(plan, intent="lookup"), evidence, foreign)
         return Judgement(chosen[:3], "answered")
 
     def _decide_one(self, plan: Plan, evidence: list[Evidence], foreign: bool) -> Judgement:
