@@ -18,6 +18,7 @@ from assistant.answering.plan import (
     asked_for,
     asking_part,
     compare_count,
+    described_other_side,
     described_sides,
     intent_of,
     make_plan,
@@ -27,8 +28,10 @@ from assistant.answering.plan import (
 from assistant.answering.retrieve import CandidateRetriever, Candidates
 from assistant.answering.types import Resolved
 from assistant.citations import verify
-from assistant.names import NameIndex, bare_name
+from assistant.names import NameIndex, NameMatch, bare_name
+from assistant.retrieval import PaperHit
 from assistant.service import PaperChat
+from assistant.store import StoredPaper
 
 SPEECH = {"EchoASR", "StreamCTC", "NoiseGuard"}
 PRUNED_DETECTORS = {"PruneDet", "SparseNeck", "DistillPrune"}
@@ -524,6 +527,23 @@ def test_a_contrast_with_a_described_paper_is_a_comparison_whatever_plural_follo
     question = ("How is Kestrel's pruning different from the pruning paper that rewinds weights? What does each "
                 "use the thresholds for, on which models, and what do they achieve?")
     assert intent_of(question, 1, Resolved(question, question), described=1) == ("compare", False)
+
+
+def _stored(pid: str, title: str, abstract: str) -> StoredPaper:
+    return StoredPaper(pid, title, abstract, [], None, None, [], pid, 1)
+
+
+@pytest.mark.parametrize(("question", "other"), [
+    ("TTM vs LLM-based forecasting: how big a cut in parameters does it claim?", ["llm"]),
+    # a side that ends on a plural is a kind of method the paper measures against
+    ("TTM vs the LLM-based time-series forecasters: how big a cut in parameters does it claim?", []),
+    ("TTM vs an LLM-based forecaster: how big a cut in parameters does it claim?", []),
+])
+def test_the_other_side_of_a_contrast_is_a_paper_only_when_it_names_one(question: str, other: list[str]) -> None:
+    ttm = _stored("ttm", "TTM: Tiny Time Mixers", "TTM cuts parameters 14X against LLM-based forecasters.")
+    llm = _stored("llm", "Scaling LLM Test-Time Compute", "We scale the test-time compute of an LLM.")
+    candidates = Candidates(question, [PaperHit(ttm), PaperHit(llm)], ["ttm"], [NameMatch("ttm", ["ttm"])])
+    assert described_other_side(question, "ttm", candidates, {"ttm": ttm, "llm": llm}) == other
 
 
 def test_a_described_side_makes_a_comparison_and_a_digit_in_a_name_counts_nothing() -> None:

@@ -403,6 +403,8 @@ DESCRIPTION = re.compile(r"^\s*(?:the|that)\s+(?!(?:first|second|third|last|form
                          r"(?:(?:[^\s,;:?]+\s+){0,8}?(?:paper|study|work|one|method|approach|model|framework|network|"
                          r"system|technique|survey|benchmark)\b(?!s)|(?:[^\s,;:?]+\s+){0,3}?[^\s,;:?]*(?-i:[^\s,;:?s])\s+"
                          r"(?:that|which|whose)\b)", re.I)
+# "the LLM-based time-series forecasters": a side that ends on a plural names a kind of method.
+PLURAL_CLASS = re.compile(r"^\s*the\s+(?:[^\s,;:?]+\s+){0,5}?[a-z][\w-]*[^\Wsu]s\s*$")
 # Where the side before a contrast word begins: after the context and the question's opening ("Compact
 # BERTs for medicine: how is the lightweight clinical transformers work different from ...").
 SIDE_START = re.compile(r"^.*(?:[:?;]|\s-\s|\.\s|,\s*(?=(?:how|what|in what|why|does|do|did|is|are)\b))\s*"
@@ -469,8 +471,10 @@ def described_other_side(question: str, named: str, candidates: Candidates,
         # "the paper that ...").
         return []
     sides = [side for side in match.groups() if side]
-    if re.match(r"\s*an?\b", sides[-1], re.I):
-        return []  # "versus a standard multi-head ViT": a kind of model, a baseline, not one paper
+    # "versus a standard multi-head ViT", "vs the LLM-based forecasters: ...": a kind of model, a baseline,
+    # not one paper.
+    if re.match(r"\s*an?\b", sides[-1], re.I) or PLURAL_CLASS.match(SIDE_END.split(sides[-1], 1)[0]):
+        return []
     keys = {m.key for m in candidates.mentions if named in m.paper_ids}
     other = [side for side in sides if not any(key in name_key(side) for key in keys)]  # "Sparse R-CNN" too
     if len(other) != 1:
