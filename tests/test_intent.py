@@ -24,6 +24,7 @@ from assistant.answering.plan import (
     make_plan,
     measured_names,
     measurement,
+    topic_of,
 )
 from assistant.answering.retrieve import CandidateRetriever, Candidates
 from assistant.answering.types import Resolved
@@ -566,3 +567,16 @@ def test_a_versioned_name_does_not_start_inside_a_compound() -> None:
 def test_a_term_of_the_field_named_in_passing_is_not_the_papers_own_name(abstract: str) -> None:
     names = NameIndex([_Paper("p1", "Wide Networks Train Alike", abstract)])
     assert names.own_names("p1") & {"ntk", "fid"} == set()
+
+
+@pytest.mark.parametrize(("question", "kept", "dropped"), [
+    ("Which papers report results on GLUE (or SuperGLUE)? I need the complete list for a table.", {"GLUE"},
+     {"complete", "table"}),
+    # context before the question is what it is about
+    ("We prune one-stage detectors. Which papers do that too?", {"prune", "detectors"}, set()),
+    ("Which papers prune detectors", {"prune", "detectors"}, set()),
+])
+def test_a_remark_after_the_question_is_no_part_of_a_lists_topic(question: str, kept: set[str],
+                                                                  dropped: set[str]) -> None:
+    words = set(topic_of(question).split())
+    assert kept <= words and not dropped & words

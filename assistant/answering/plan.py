@@ -311,7 +311,15 @@ FRAME_WORDS = REQUEST_WORDS | {"i", "me", "my", "we", "in", "the", "a", "an", "o
 
 
 def topic_of(question: str) -> str:
-    """The question's words without how it asks: what a list of papers must be about."""
+    """The question's words without how it asks: what a list of papers must be about. A remark after the
+    last question ("Which papers report results on GLUE? I need the complete list for a table.") says why
+    it is asked, not what about; context before it ("We prune detectors. Which papers do that?") stays."""
+    from ingest.chunking import split_sentences
+
+    sentences = split_sentences(question)
+    last = max((n for n, sentence in enumerate(sentences) if sentence.rstrip().endswith("?")), default=None)
+    if last is not None and last < len(sentences) - 1:
+        question = " ".join(sentences[:last + 1])
     words = re.findall(r"[\w'-]+|[^\w\s]", question)
     return " ".join(w for w in words if w.lower() not in FRAME_WORDS).strip() or question
 
