@@ -64,6 +64,8 @@ LIST_FORMS = [
     "Any papers on speech recognition?",
     "Give me everything on molecule generation.",
     "Is there anything here on speech recognition? I want all of it.",
+    "Anything where a detector is pruned channel by channel and only the kept channels get fine-tuned?",
+    "anything with pruned detectors?",
     "How many papers are about object detection?",
     "I'm writing a related-work section on network pruning. Which ones are there?",
     "papers on pruning object detectors",

@@ -60,7 +60,7 @@ PLURAL = re.compile(
     r"(?:have|hold|contain|include)\b"
     # "anything on X", "everything here about X": not "did they try anything to improve it".
     r"|\b(?:anything|everything)\b(?=\s+(?:(?:here|else|in\s+(?:here|the\s+\w+))\s+)?(?:on|about|regarding|"
-    r"related|relevant|that|which|in|here|else)\b|\s*[?.!]|\s*$)"
+    r"related|relevant|that|which|where|with|using|in|here|else)\b|\s*[?.!]|\s*$)"
     r"|\b(?:all of it|all work|every paper)\b"
     r"|\bhow\s+many\s+(?:\w+\s+){0,2}(?:papers|works|studies)\b"
     rf"|{HOW_MANY_HELD}"
