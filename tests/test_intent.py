@@ -582,3 +582,13 @@ def test_a_remark_after_the_question_is_no_part_of_a_lists_topic(question: str, 
                                                                   dropped: set[str]) -> None:
     words = set(topic_of(question).split())
     assert kept <= words and not dropped & words
+
+
+@pytest.mark.parametrize(("question", "known"), [
+    ("Besides delaying the end-of-sequence token, what other loss terms do they add?",
+     "delaying the end-of-sequence token"),
+    ("Apart from the speed-up, what does it cost?", "the speed-up"),
+    ("What does StreamCTC report?", ""),
+])
+def test_what_a_question_takes_as_known(question: str, known: str) -> None:
+    assert asked_for(question, set()).known == known

@@ -613,3 +613,13 @@ def test_a_quoted_phrase_is_stated_by_a_sentence_holding_its_words(service: Pape
                                                                     status: str) -> None:
     answer = service.ask(question)
     assert answer.status == status and cited(answer) == ["Kestrel"], (answer.missing, answer.text)
+
+
+@pytest.mark.parametrize("question", ["Besides the median emission latency, what else does StreamCTC report?",
+                                      "Apart from its emission latency, what does StreamCTC report?"])
+def test_what_the_question_takes_as_known_does_not_lead_the_answer(service: PaperChat, question: str) -> None:
+    """"Besides X, what else ...": the sentence that states X is not the answer's lead."""
+    answer = service.ask(question)
+    assert cited(answer) == ["StreamCTC"]
+    lead = answer.text.split("\n\n", 1)[1]
+    assert not lead.startswith("StreamCTC keeps the median emission latency"), lead

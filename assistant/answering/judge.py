@@ -172,8 +172,9 @@ class TermDenseJudge:
 
     def _sentences(self, plan: Plan, paper: StoredPaper, chunk_sims: tuple[float, ...],
                    idf: Idf) -> list[SentenceEvidence]:
-        """Each sentence's support: the question's terms it holds, its chunk's similarity, asked-for numbers."""
-        wanted = set(content_stems(plan.question))
+        """Each sentence's support: the question's terms it holds, its chunk's similarity, asked-for numbers.
+        What the question takes as known ("besides delaying the EOS token, ...") is not what it asks."""
+        wanted = set(content_stems(plan.question)) - set(content_stems(plan.ask.known))
         total = sum(idf(stem) for stem in wanted) or 1.0
         chunk_of = {}
         for number, chunk in enumerate(chunk_sentences(paper.sentences, self.settings.chunk_max_words)):

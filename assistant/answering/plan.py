@@ -162,7 +162,12 @@ def asked_for(question: str, drop_keys: set[str], phrase: str | None = None) -> 
     parts = parts_of(question)
     return Ask(number=bool(ASKS_NUMBER.search(question)) or bool(phrase), specific=tuple(dict.fromkeys(specific)),
                quantity=phrase.strip(), quoted=quoted, parts=parts, measured_in=asking_part_of(parts, phrase),
-               counted=counted_nouns(question))
+               counted=counted_nouns(question),
+               known=" ".join(m.group("known") for m in KNOWN.finditer(question)))
+
+
+# "Besides delaying the EOS token, ...", "apart from the speed-up, ...": what the question takes as known.
+KNOWN = re.compile(r"\b(?:besides|apart from|aside from|other than|in addition to)\s+(?P<known>[^,;:?]+)", re.I)
 
 
 PLURAL_NOUN = re.compile(r"[A-Za-z-]+(?<![sui])s")  # "tokens", "GPUs"; not "process", "status", "analysis"

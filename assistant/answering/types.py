@@ -29,6 +29,9 @@ class Ask:
     parts: tuple[str, ...] = ()
     measured_in: str = ""  # the part asking for the measurement: what it names is what it is measured on
     counted: tuple[str, ...] = ()  # what "how many ..." counts ("tokens", "views"): the abstract must name it
+    # What the user says they know already ("Besides delaying the end-of-sequence token, what other losses
+    # ...?"): the sentences that state it are not the answer.
+    known: str = ""
 
 
 @dataclass
