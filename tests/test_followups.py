@@ -285,6 +285,23 @@ def test_a_position_with_a_description_is_the_paper_described(service: PaperChat
     assert after.focus == listing.focus[:1]
 
 
+def test_another_paper_is_searched_for_by_its_description_alone(service: PaperChat) -> None:
+    """"Is there another paper that ...?" describes the paper it wants: the earlier paper's title is not added
+    to the search, where it would pull the ranking back to that paper's neighbours."""
+    from assistant.answering import condense
+
+    conversation = Conversation()
+    service.ask("What does Kestrel do?", conversation)
+    question = "Is there another paper that rewinds the remaining weights to early values?"
+    resolved = condense.resolve(question, conversation, service.store.catalog.papers())
+    assert resolved.wants_other_paper and resolved.query == question
+    after = service.ask(question, conversation)
+    assert names(service, after.focus) == ["Osprey"]
+    # a follow-up on the paper discussed still searches with its title
+    resolved = condense.resolve("What accuracy does it reach?", conversation, service.store.catalog.papers())
+    assert "Osprey" in resolved.query
+
+
 def test_an_ordinal_inside_a_compound_points_at_no_paper(service: PaperChat) -> None:
     """"last-layer", "second-order": adjectives, not "the last one" or "the second one"."""
     from assistant.answering import condense

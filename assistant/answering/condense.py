@@ -124,7 +124,9 @@ def resolve(question: str, conversation: Conversation, papers: dict[str, StoredP
     if not (refers or other):
         return Resolved(question, question, earlier=earlier)
     context = referenced or last
-    titles = " ".join(papers[pid].title for pid in context if pid in papers)
+    # "Is there another paper that explains how adapters and prefix tuning relate?" describes the paper it
+    # wants; the earlier paper's title would pull the search back to it and its neighbours.
+    titles = "" if other else " ".join(papers[pid].title for pid in context if pid in papers)
     listed = last if len(last) > 1 and not referenced and not other else []
     return Resolved(question, f"{question} {titles}".strip(), is_follow_up=True, wants_other_paper=other,
                     earlier=earlier, referenced=referenced, compare_with_earlier=contrast, listed=listed,
