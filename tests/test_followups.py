@@ -283,6 +283,10 @@ def test_a_position_with_a_description_is_the_paper_described(service: PaperChat
     listing, after = chat(service, "Which papers are about speech recognition?",
                           f"the first one, the {first} paper: what does it do?")
     assert after.focus == listing.focus[:1]
+    # a clause after the position describes no paper: "the second one, the results on noise are how good?"
+    listing, after = chat(service, "Which papers are about speech recognition?",
+                          "the second one, the results under background noise are how good?")
+    assert after.focus == listing.focus[1:2]
 
 
 def test_another_paper_is_searched_for_by_its_description_alone(service: PaperChat) -> None:
@@ -297,9 +301,12 @@ def test_another_paper_is_searched_for_by_its_description_alone(service: PaperCh
     assert resolved.wants_other_paper and resolved.query == question
     after = service.ask(question, conversation)
     assert names(service, after.focus) == ["Osprey"]
-    # a follow-up on the paper discussed still searches with its title
+    # a follow-up on the paper discussed still searches with its title, and so does a request that describes
+    # nothing but its likeness
     resolved = condense.resolve("What accuracy does it reach?", conversation, service.store.catalog.papers())
     assert "Osprey" in resolved.query
+    resolved = condense.resolve("Is there another paper like it?", conversation, service.store.catalog.papers())
+    assert resolved.wants_other_paper and "Osprey" in resolved.query
 
 
 def test_an_ordinal_inside_a_compound_points_at_no_paper(service: PaperChat) -> None:

@@ -97,6 +97,16 @@ def test_list_forms(question: str) -> None:
 
 
 @pytest.mark.parametrize("question", [
+    "Does Kestrel do anything with the thresholds of the first layer?",  # a paper's own doing
+    "Did EchoASR try anything using the labeled hour?",
+    "Which paper uses two experts, one for vision, the other for language?",  # one model's parts
+])
+def test_anything_and_one_or_the_other_inside_a_question_about_one_paper(question: str) -> None:
+    sides = described_sides(question, [], NameIndex([]))
+    assert sides == () and intent_of(question, 0, Resolved(question, question), len(sides))[0] == "lookup"
+
+
+@pytest.mark.parametrize("question", [
     "Compare Foo and Bar",
     "Foo vs Bar: which prunes more weights?",
     "Foo or Bar: which one keeps more accuracy?",
@@ -510,15 +520,16 @@ def test_a_name_on_both_sides_of_a_contrast_identifies_neither() -> None:
     names = NameIndex([_Paper("echo", "EchoASR: Self-Supervised Pretraining", "EchoASR pretrains an encoder.")])
     question = "EchoASR pretraining vs the streaming paper built on EchoASR features: what does each do?"
     assert described_sides(question, ["echo"], names) == ("the streaming paper built on EchoASR features",)
-    # a side that alone names the named paper is that paper
+    # a side that alone names the named paper is that paper, with one side or two
     question = "Kestrel vs the EchoASR paper: what does each do?"
     assert described_sides(question, ["echo"], names) == ()
+    assert described_sides("How does Kestrel compare with the EchoASR paper?", ["echo"], names) == ()
 
 
 def test_one_and_the_other_describe_the_named_papers_when_two_are_named() -> None:
     names = NameIndex([_Paper("spa", "SPANet: Frequency-balancing Token Mixer", "SPANet balances frequencies."),
                        _Paper("svt", "SViT: Scattering Vision Transformer", "SViT separates frequencies.")])
-    question = ("Does SPANet agree with SViT about frequencies? One says to balance high and low frequencies, the "
+    question = ("SPANet and SViT, two papers on frequencies: one says to balance high and low frequencies, the "
                 "other separates them; what motivates each?")
     assert described_sides(question, ["spa", "svt"], names) == ()
     assert described_sides(question, ["spa"], names) == ("says to balance high and low frequencies",
@@ -577,6 +588,11 @@ def test_a_term_of_the_field_named_in_passing_is_not_the_papers_own_name(abstrac
     # context before the question is what it is about
     ("We prune one-stage detectors. Which papers do that too?", {"prune", "detectors"}, set()),
     ("Which papers prune detectors", {"prune", "detectors"}, set()),
+    # an exclusion or a bare request after it is no part of the topic; a sentence adding to it is
+    ("Which papers prune detectors? Leave out two-stage detectors.", {"prune"}, {"two-stage"}),
+    ("Which papers prune detectors? Distillation-based ones don't count. List all of them", {"prune"},
+     {"Distillation-based"}),
+    ("Which papers do this? Specifically, pruning of object detectors.", {"pruning", "detectors"}, set()),
 ])
 def test_a_remark_after_the_question_is_no_part_of_a_lists_topic(question: str, kept: set[str],
                                                                   dropped: set[str]) -> None:
@@ -588,6 +604,8 @@ def test_a_remark_after_the_question_is_no_part_of_a_lists_topic(question: str, 
     ("Besides delaying the end-of-sequence token, what other loss terms do they add?",
      "delaying the end-of-sequence token"),
     ("Apart from the speed-up, what does it cost?", "the speed-up"),
+    ("Other than ImageNet what datasets does it use?", "ImageNet"),  # it ends where the question starts
+    ("Besides accuracy how fast is it?", "accuracy"),
     ("What does StreamCTC report?", ""),
 ])
 def test_what_a_question_takes_as_known(question: str, known: str) -> None:

@@ -548,6 +548,7 @@ def test_a_comparison_is_topped_up_only_with_a_paper_nearly_as_relevant_as_the_b
             item.relevance = 1.0 if rank == 0 else second if rank == 1 else 0.1
         judgement = judge.decide(plan, evidence)
         assert len(judgement.chosen) == kind, (second, [e.paper.title for e in judgement.chosen])
+        assert bool(judgement.notices) == (kind == 1)  # the reader is told only one paper fits
 
 
 @pytest.mark.parametrize(("question", "contrasts"), [

@@ -13,7 +13,7 @@ import re
 from assistant.answering.types import Resolved
 from assistant.chat import Conversation
 from assistant.store import StoredPaper
-from assistant.text import content_stems
+from assistant.text import QUESTION_BOILERPLATE, content_stems
 
 REFERENCE = re.compile(
     r"\b(it|its|it's|they|them|their|this|that|these|those|the (paper|papers|model|method|approach|work|system|"
@@ -36,12 +36,17 @@ ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "
 # Not a compound: "the last-layer features", "second-order methods" point at no paper.
 POSITION = re.compile(r"\b(?:the\s+)?(" + "|".join(ORDINALS) + r")\b(?!-)(?:\s+(?:one|paper|work|method|result|item"
                       r"|entry|of (?:them|those|these)))?", re.I)
+# How a request for another paper says it relates to the earlier one, without saying what it is about.
+SIMILARITY_WORDS = frozenset({"another", "other", "similar", "like", "analogous", "related", "same", "kind", "idea",
+                              "something", "anything", "follow", "later", "builds", "extends", "improves"})
 # The nouns a description of a paper is built on ("the streaming one", "the pruning paper"): they say
 # nothing about which paper it is.
 DESCRIPTION_NOUNS = frozenset({"paper", "study", "work", "one", "method", "approach", "model", "framework", "network",
                                "system", "technique", "survey", "benchmark"})
 # "The second one, the intelligibility predictor: ...": what the position points at, described.
-APPOSITION = re.compile(r"\s*,\s*(?P<what>the\s+[^,;:?]+)")
+# A short noun phrase, not a clause: "the second one, the results on Urban100 are how good?" describes nothing.
+APPOSITION = re.compile(r"\s*,\s*(?P<what>the(?:\s+(?!(?:is|are|was|were|does|do|did|how|what|which|has|"
+                        r"have)\b)[\w/-]+){1,10})\s*(?=[:;,?.]|$)", re.I)
 # A turn that carries on the conversation without naming what it is about ("what about memory?").
 FOLLOW_ON = re.compile(r"^\s*(?:and|also|so|then|what about|how about|what happens|what if|same for)\b", re.I)
 # Whole ANSI escape sequences (a question pasted from a colored terminal), other control characters,
@@ -87,7 +92,8 @@ def fitting(description: str, ordered: list[str], papers: dict[str, StoredPaper]
     have = {pid: set(content_stems(f"{papers[pid].title} {papers[pid].abstract}")) for pid in ordered if pid in papers}
     if counted not in have or len(have) < 2:
         return counted
-    wanted = set(content_stems(description, DESCRIPTION_NOUNS)) - set.intersection(*have.values())
+    wanted = set(content_stems(description, DESCRIPTION_NOUNS | QUESTION_BOILERPLATE))
+    wanted -= set.intersection(*have.values())
     held = {pid: len(wanted & stems) for pid, stems in have.items()}
     best = max(held, key=lambda pid: held[pid])
     return best if held[best] > held[counted] else counted
@@ -126,7 +132,9 @@ def resolve(question: str, conversation: Conversation, papers: dict[str, StoredP
     context = referenced or last
     # "Is there another paper that explains how adapters and prefix tuning relate?" describes the paper it
     # wants; the earlier paper's title would pull the search back to it and its neighbours.
-    titles = "" if other else " ".join(papers[pid].title for pid in context if pid in papers)
+    # "Is there another paper like it?" describes nothing, and is searched with the earlier title still.
+    described_alone = other and len(set(content_stems(question, QUESTION_BOILERPLATE | SIMILARITY_WORDS))) >= 3
+    titles = "" if described_alone else " ".join(papers[pid].title for pid in context if pid in papers)
     listed = last if len(last) > 1 and not referenced and not other else []
     return Resolved(question, f"{question} {titles}".strip(), is_follow_up=True, wants_other_paper=other,
                     earlier=earlier, referenced=referenced, compare_with_earlier=contrast, listed=listed,

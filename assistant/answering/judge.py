@@ -174,7 +174,8 @@ class TermDenseJudge:
                    idf: Idf) -> list[SentenceEvidence]:
         """Each sentence's support: the question's terms it holds, its chunk's similarity, asked-for numbers.
         What the question takes as known ("besides delaying the EOS token, ...") is not what it asks."""
-        wanted = set(content_stems(plan.question)) - set(content_stems(plan.ask.known))
+        known = set(content_stems(plan.ask.known)) - set(content_stems(plan.question.replace(plan.ask.known, " ")))
+        wanted = set(content_stems(plan.question)) - known  # a word the question also asks with still counts
         total = sum(idf(stem) for stem in wanted) or 1.0
         chunk_of = {}
         for number, chunk in enumerate(chunk_sentences(paper.sentences, self.settings.chunk_max_words)):
@@ -440,7 +441,11 @@ class TermDenseJudge:
                     and candidate.relevance >= floor:
                 chosen.append(candidate)
         if len(chosen) < 2:
-            return self._decide_one(replace(plan, intent="lookup"), evidence, foreign)
+            judgement = self._decide_one(replace(plan, intent="lookup"), evidence, foreign)
+            if judgement.chosen:
+                judgement.notices.append("Only one paper in the collection fits this well; the answer is about it "
+                                         "alone.")
+            return judgement
         return Judgement(chosen[:3], "answered")
 
     def _decide_one(self, plan: Plan, evidence: list[Evidence], foreign: bool) -> Judgement:

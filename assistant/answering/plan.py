@@ -60,7 +60,9 @@ PLURAL = re.compile(
     r"(?:have|hold|contain|include)\b"
     # "anything on X", "everything here about X": not "did they try anything to improve it".
     r"|\b(?:anything|everything)\b(?=\s+(?:(?:here|else|in\s+(?:here|the\s+\w+))\s+)?(?:on|about|regarding|"
-    r"related|relevant|that|which|where|with|using|in|here|else)\b|\s*[?.!]|\s*$)"
+    r"related|relevant|that|which|in|here|else)\b|\s*[?.!]|\s*$)"
+    # "Anything where ...?", "anything with X?" as the question itself; not "does Hydra do anything with ...".
+    r"|(?:^|[.?!]\s+)(?:(?:is|are)\s+there\s+|got\s+)?anything\s+(?:where|with|using)\b"
     r"|\b(?:all of it|all work|every paper)\b"
     r"|\bhow\s+many\s+(?:\w+\s+){0,2}(?:papers|works|studies)\b"
     rf"|{HOW_MANY_HELD}"
@@ -167,7 +169,8 @@ def asked_for(question: str, drop_keys: set[str], phrase: str | None = None) -> 
 
 
 # "Besides delaying the EOS token, ...", "apart from the speed-up, ...": what the question takes as known.
-KNOWN = re.compile(r"\b(?:besides|apart from|aside from|other than|in addition to)\s+(?P<known>[^,;:?]+)", re.I)
+KNOWN = re.compile(r"\b(?:besides|apart from|aside from|other than|in addition to)\s+(?P<known>[^,;:?]+?)"
+                   r"(?=\s*[,;:?]|\s+(?:what|how|which|who|where|when|why|does|do|did|is|are|can|could)\b|\s*$)", re.I)
 
 
 PLURAL_NOUN = re.compile(r"[A-Za-z-]+(?<![sui])s")  # "tokens", "GPUs"; not "process", "status", "analysis"
@@ -315,15 +318,26 @@ FRAME_WORDS = REQUEST_WORDS | {"i", "me", "my", "we", "in", "the", "a", "an", "o
                                "there", "here", "which", "what", "m", "want", "it"}
 
 
+# A sentence about the user, not the topic: "I need the complete list for a table.", "Thanks!".
+REMARK = re.compile(r"^\s*(?:i|i'm|i've|i'd|we|we're|thanks|thank you|cheers|this is for|it's for)\b", re.I)
+# What the list should leave out: "Leave out test-time adaptation.", "Not offloading it to CPU, ...",
+# "RL used only as a search controller ... don't count." Its words would pull those papers in.
+EXCLUSION = re.compile(r"^\s*(?:leave out|leaving out|not|no|exclude|excluding|except|skip|ignore|ignoring|but not)\b"
+                       r"|\b(?:don't|do not|doesn't|does not|won't|shouldn't) count\b", re.I)
+
+
 def topic_of(question: str) -> str:
-    """The question's words without how it asks: what a list of papers must be about. A remark after the
-    last question ("Which papers report results on GLUE? I need the complete list for a table.") says why
-    it is asked, not what about; context before it ("We prune detectors. Which papers do that?") stays."""
+    """The question's words without how it asks: what a list of papers must be about. After the last
+    question, a remark ("I need the complete list for a table."), an exclusion ("Leave out test-time
+    adaptation.") or a bare request ("list all of them") says why or what not, not what about; a
+    sentence that adds to the topic ("Specifically, pruning of object detectors.") and context before the
+    question ("We prune detectors. Which papers do that?") stay."""
     from ingest.chunking import split_sentences
 
     sentences = split_sentences(question)
     last = max((n for n, sentence in enumerate(sentences) if sentence.rstrip().endswith("?")), default=None)
-    if last is not None and last < len(sentences) - 1:
+    if last is not None and all(REMARK.match(sentence) or EXCLUSION.search(sentence)
+                                or not content_stems(sentence, REQUEST_WORDS) for sentence in sentences[last + 1:]):
         question = " ".join(sentences[:last + 1])
     words = re.findall(r"[\w'-]+|[^\w\s]", question)
     return " ".join(w for w in words if w.lower() not in FRAME_WORDS).strip() or question
@@ -417,14 +431,17 @@ DESCRIPTION = re.compile(r"^\s*(?:the|that)\s+(?!(?:first|second|third|last|form
                          r"system|technique|survey|benchmark)\b(?!s)|(?:[^\s,;:?]+\s+){0,3}?[^\s,;:?]*(?-i:[^\s,;:?s])\s+"
                          r"(?:that|which|whose)\b)", re.I)
 # "the LLM-based time-series forecasters": a side that ends on a plural names a kind of method.
-PLURAL_CLASS = re.compile(r"^\s*the\s+(?:[^\s,;:?]+\s+){0,5}?[a-z][\w-]*[^\Wsu]s\s*$")
+PLURAL_CLASS = re.compile(r"^\s*(?i:the)\s+(?:[^\s,;:?]+\s+){0,5}?[a-z][\w-]*[^\Wsui]s\s*$")
 # Where the side before a contrast word begins: after the context and the question's opening ("Compact
 # BERTs for medicine: how is the lightweight clinical transformers work different from ...").
 SIDE_START = re.compile(r"^.*(?:[:?;]|\s-\s|\.\s|,\s*(?=(?:how|what|in what|why|does|do|did|is|are)\b))\s*"
                         r"|^\s*(?:how|in what ways?|why)?\s*(?:is|are|was|were|does|do|did)\s+", re.I | re.S)
 # "Two RL papers ...: one replaces the regression objective ..., the other replaces neural networks ...":
 # each side describes one paper by what it does.
-ONE_AND_OTHER = re.compile(r"\bone\s+(?P<a>[^,;:?]+?)\s*[,;]\s*(?:and\s+|while\s+|whereas\s+)?the other\s+(?P<b>.+)$",
+# Only after the question speaks of two papers: "a model with two experts, one for vision, the other for
+# language" describes one model's parts.
+ONE_AND_OTHER = re.compile(r"\btwo\s+(?:[\w-]+\s+){0,3}?(?:papers|studies|works|articles)\b[^?]*?"
+                           r"\bone\s+(?P<a>[^,;:?]+?)\s*[,;]\s*(?:and\s+|while\s+|whereas\s+)?the other\s+(?P<b>.+)$",
                            re.I)
 # Where a side's description ends: the question that follows it ("...: how does each ...").
 SIDE_END = re.compile(r"[:?;]|\s-\s|\.(?:\s|$)|,\s*(?:and\s+|or\s+)?(?=(?:how|what|which|who|where|when|why|"
@@ -453,7 +470,7 @@ def described_sides(question: str, named: list[str], names: NameIndex) -> tuple[
             # A named paper's name in every side ("Google's multilingual NMT vs the scaling-laws study of
             # multilingual NMT") says what both are about, not which side is that paper.
             mentioned = [{pid for m in names.mentions(side) for pid in m.paper_ids if pid in named} for side in sides]
-            shared = set.intersection(*mentioned) if mentioned else set()
+            shared = set.intersection(*mentioned) if len(mentioned) > 1 else set()
             return tuple(side for side, pids in zip(sides, mentioned, strict=True)
                          if (pattern is ONE_AND_OTHER or DESCRIPTION.match(side)) and not pids - shared)
     return ()
