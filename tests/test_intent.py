@@ -96,6 +96,17 @@ def test_list_forms(question: str) -> None:
     assert intent_of(question, 0, Resolved(question, question)) == ("list", True)
 
 
+@pytest.mark.parametrize(("question", "kind"), [
+    ("Compare the two papers on streaming speech recognition", "compare"),
+    ("Contrast the two object-detector pruning studies", "compare"),
+    ("Can you compare both speech recognition papers?", "compare"),
+    ("Which papers compare two pruning methods?", "list"),  # papers that compare
+    ("Which papers compare both Kestrel and Osprey?", "list"),
+])
+def test_a_request_to_compare_a_number_of_papers_is_a_comparison(question: str, kind: str) -> None:
+    assert form(question) == kind
+
+
 @pytest.mark.parametrize("question", [
     "Does Kestrel do anything with the thresholds of the first layer?",  # a paper's own doing
     "Did EchoASR try anything using the labeled hour?",

@@ -94,6 +94,8 @@ CONTRASTS = re.compile(r"\b(?:compare[sd]?|comparison|contrast|versus|vs\.?|diff
                        r"differences|both|each|which one|which of|either)\b", re.I)
 EXPLICIT_COMPARE = re.compile(r"\b(?:compare|comparison|contrast|versus|vs\.?|differ|differs|difference)\b", re.I)
 COUNTED = re.compile(r"\b(?:two|three|both)\b", re.I)
+COMPARE_COUNTED = re.compile(r"(?:^|[.?!:;]\s*|\b(?:please|and|you)\s+)(?:compare|contrast)\s+"
+                             r"(?:the\s+|these\s+|those\s+)?(?:two|three|both)\b", re.I)
 COUNT_WORDS = {"two": 2, "both": 2, "three": 3, "2": 2, "3": 3}
 # What the question asks back: a number.
 ASKS_NUMBER = re.compile(
@@ -288,6 +290,10 @@ def intent_of(question: str, named: int, resolved: Resolved, described: int = 0)
     # "are there other studies ...?") still wants a list.
     about_discussed = (resolved.is_follow_up and not resolved.listed and not resolved.wants_other_paper
                        and bool(PRONOUN.search(asking)) and not PAPER_NOUNS.search(asking))
+    # "Compare the two papers on stereo super-resolution", "contrast both scaling-law studies": a request to
+    # compare a number of papers, whatever plural names them ("which papers compare two methods?" is a list).
+    if COMPARE_COUNTED.search(question) and not resolved.is_follow_up:
+        return "compare", False
     # "How is GPTQ different from the PTQ paper that ...? ... on which models ...": two papers, one described,
     # whatever plural the rest of the question uses.
     if described and named + described >= 2 and not resolved.is_follow_up:
