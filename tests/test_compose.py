@@ -328,3 +328,18 @@ def test_a_part_naming_an_acronym_is_answered_by_the_sentence_that_spells_it_out
     spelled = SentenceEvidence(0, "It improves from 34.4 to 35.1 Mean Reciprocal Rank.", 0.0, True)
     lowercase = SentenceEvidence(1, "It makes more robust retrieval possible in 2 settings.", 0.0, True)
     assert part.support(spelled) > part.support(lowercase) == 0.0
+
+
+@pytest.mark.parametrize(("part", "answer", "other"), [
+    ("how big is the plate", "Its sapphire disc is 505 mm across.", "Its sapphire disc is 3% thinner."),
+    ("how cold is it kept", "It sits at 50 K inside the receiver.", "It sits at 3% of the receiver's volume."),
+    ("how fast does it spin", "It turns at a constant 2 Hz.", "It turns with 3% less friction."),
+    ("how long does training take", "It needs 30 hours on one GPU.", "It needs 3% of the GPU memory."),
+])
+def test_a_figure_in_the_units_of_how_big_cold_fast_or_long_answers_that_part(part: str, answer: str,
+                                                                              other: str) -> None:
+    """"How cold is it kept" is answered by "sits at 50 K": a figure in a unit of the asked dimension holds
+    the dimension word, however the sentence words the rest; a figure in another unit does not."""
+    asked = Part.of(part, flat_idf)
+    assert asked.support(SentenceEvidence(0, answer, 0.0, True)) >= 0.25  # PART_SUPPORT: it answers the part
+    assert asked.support(SentenceEvidence(1, other, 0.0, True)) == 0.0

@@ -47,6 +47,24 @@ def ranked(evidence: Evidence) -> list[SentenceEvidence]:
     return sorted(evidence.sentences, key=lambda s: (bool(BOILERPLATE.search(s.text)), -s.score, s.index))
 
 
+# "How big / cold / fast / long ...": the units a figure of that dimension is written in. A sentence giving
+# such a figure ("a 505 mm sapphire plate", "cooled to 50 K", "rotates at 2 Hz") holds the dimension word,
+# however it words the rest.
+_FIGURE = r"\d(?:[.,]\d+)?\s*"
+DIMENSION_UNITS = {
+    "size": re.compile(_FIGURE + r"(?:mm|cm|m|km|µm|nm|inch(?:es)?|[KMGT]B|[KMBT]|(?:billion|million) parameters|"
+                       r"parameters|params)(?![\w-])"),
+    "temperature": re.compile(_FIGURE + r"(?:m?K|°\s?[CF]|kelvin)(?![\w-])"),
+    "speed": re.compile(_FIGURE + r"(?:[kMG]?Hz|rpm|ms|FPS|fps|x|×|times|tokens/s|images/s|it/s)(?![\w-])"),
+    "duration": re.compile(_FIGURE + r"(?:s|sec|seconds|min|minutes|h|hours|days|weeks|epochs|steps|frames|tokens)"
+                           r"(?![\w-])"),
+}
+DIMENSIONS = {"big": "size", "large": "size", "small": "size", "tiny": "size", "huge": "size", "wide": "size",
+              "cold": "temperature", "hot": "temperature", "warm": "temperature",
+              "fast": "speed", "slow": "speed", "quick": "speed", "quickly": "speed", "long": "duration"}
+HOW_DIMENSION = re.compile(r"\bhow\s+(" + "|".join(DIMENSIONS) + r")\b", re.I)
+
+
 @dataclass(frozen=True)
 class Part:
     """One thing the question asks (`Ask.parts`), as the IDF weights of its terms."""
@@ -54,12 +72,15 @@ class Part:
     weights: dict[str, float]
     number: bool  # it asks how many / how much: a sentence with a figure answers it better
     acronyms: dict[str, str] = field(default_factory=dict)  # stem -> the acronym the part writes ("MRR")
+    dimensions: dict[str, str] = field(default_factory=dict)  # stem -> the dimension "how big/cold/..." asks
 
     @classmethod
     def of(cls, text: str, idf: Callable[[str], float]) -> Part:
         acronyms = {stems[0]: word for word in re.findall(r"\b[A-Z]{2,6}\b", text) if (stems := content_stems(word))}
+        dimensions = {stems[0]: DIMENSIONS[m.group(1).lower()] for m in HOW_DIMENSION.finditer(text)
+                      if (stems := content_stems(m.group(1)))}
         return cls({stem: idf(stem) for stem in content_stems(text, REQUEST_WORDS)}, bool(ASKS_NUMBER.search(text)),
-                   acronyms)
+                   acronyms, dimensions)
 
     def support(self, sentence: SentenceEvidence) -> float:
         """The IDF-weighted share of the part's terms the sentence holds, plus FIGURE_BONUS for a figure
@@ -69,7 +90,8 @@ class Part:
         stems = sentence_stems(sentence.text)
 
         def held(stem: str) -> bool:
-            return stem in stems or (stem in self.acronyms and spelled_out(self.acronyms[stem], sentence.text))
+            return stem in stems or (stem in self.acronyms and spelled_out(self.acronyms[stem], sentence.text)) or (
+                stem in self.dimensions and bool(DIMENSION_UNITS[self.dimensions[stem]].search(sentence.text)))
 
         share = sum(w for stem, w in self.weights.items() if held(stem)) / (sum(self.weights.values()) or 1.0)
         return share + FIGURE_BONUS * (self.number and sentence.has_figure) if share else 0.0
