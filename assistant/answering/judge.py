@@ -174,8 +174,12 @@ class TermDenseJudge:
                    idf: Idf) -> list[SentenceEvidence]:
         """Each sentence's support: the question's terms it holds, its chunk's similarity, asked-for numbers.
         What the question takes as known ("besides delaying the EOS token, ...") is not what it asks."""
-        known = set(content_stems(plan.ask.known)) - set(content_stems(plan.question.replace(plan.ask.known, " ")))
-        wanted = set(content_stems(plan.question)) - known  # a word the question also asks with still counts
+        rest = plan.question
+        for clause in plan.ask.known:
+            rest = rest.replace(clause, " ")
+        # A word the question also asks with, outside what it takes as known, still counts.
+        known = set(content_stems(" ".join(plan.ask.known))) - set(content_stems(rest))
+        wanted = set(content_stems(plan.question)) - known
         total = sum(idf(stem) for stem in wanted) or 1.0
         chunk_of = {}
         for number, chunk in enumerate(chunk_sentences(paper.sentences, self.settings.chunk_max_words)):

@@ -167,7 +167,7 @@ def asked_for(question: str, drop_keys: set[str], phrase: str | None = None) -> 
     return Ask(number=bool(ASKS_NUMBER.search(question)) or bool(phrase), specific=tuple(dict.fromkeys(specific)),
                quantity=phrase.strip(), quoted=quoted, parts=parts, measured_in=asking_part_of(parts, phrase),
                counted=counted_nouns(question),
-               known=" ".join(m.group("known") for m in KNOWN.finditer(question)))
+               known=tuple(m.group("known") for m in KNOWN.finditer(question)))
 
 
 # "Besides delaying the EOS token, ...", "apart from the speed-up, ...": what the question takes as known.
@@ -443,9 +443,8 @@ PLURAL_CLASS = re.compile(r"^\s*(?i:the)\s+(?:[^\s,;:?]+\s+){0,5}?[a-z][\w-]*[^\
 SIDE_START = re.compile(r"^.*(?:[:?;]|\s-\s|\.\s|,\s*(?=(?:how|what|in what|why|does|do|did|is|are)\b))\s*"
                         r"|^\s*(?:how|in what ways?|why)?\s*(?:is|are|was|were|does|do|did)\s+", re.I | re.S)
 # "Two RL papers ...: one replaces the regression objective ..., the other replaces neural networks ...":
-# each side describes one paper by what it does.
-# Only after the question speaks of two papers: "a model with two experts, one for vision, the other for
-# language" describes one model's parts.
+# each side describes one paper by what it does, once the question speaks of two papers ("a model with
+# two experts, one for vision, the other for language" describes one model's parts).
 ONE_AND_OTHER = re.compile(r"\btwo\s+(?:[\w-]+\s+){0,3}?(?:papers|studies|works|articles)\b[^?]*?"
                            r"\bone\s+(?P<a>[^,;:?]+?)\s*[,;]\s*(?:and\s+|while\s+|whereas\s+)?the other\s+(?P<b>.+)$",
                            re.I)

@@ -31,7 +31,7 @@ class Ask:
     counted: tuple[str, ...] = ()  # what "how many ..." counts ("tokens", "views"): the abstract must name it
     # What the user says they know already ("Besides delaying the end-of-sequence token, what other losses
     # ...?"): the sentences that state it are not the answer.
-    known: str = ""
+    known: tuple[str, ...] = ()
 
 
 @dataclass
