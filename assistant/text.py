@@ -87,6 +87,17 @@ def sentence_stems(text: str) -> frozenset[str]:
     return frozenset(content_stems(text))
 
 
+# Clipped words a question may use for the abstracts' full ones ("how many params": "parameters").
+CLIPPED = {"params": "parameters", "param": "parameter", "hparams": "hyperparameters", "imgs": "images",
+           "iters": "iterations", "seqs": "sequences", "dims": "dimensions", "feats": "features",
+           "exps": "experiments", "docs": "documents", "gens": "generations", "toks": "tokens"}
+
+
+def expanded(text: str) -> str:
+    """The text with clipped words written out ("params" -> "parameters")."""
+    return re.sub(r"[A-Za-z]+", lambda m: CLIPPED.get(m.group(0).lower(), m.group(0)), text)
+
+
 def name_key(text: str) -> str:
     """Canonical form of a paper or method name: `ZeRO++` -> `zero++`, `Trans-LoRA` -> `translora`."""
     return re.sub(r"[^0-9a-z+]", "", fold(text))

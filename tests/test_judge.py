@@ -624,3 +624,26 @@ def test_what_the_question_takes_as_known_does_not_lead_the_answer(service: Pape
     assert cited(answer) == ["StreamCTC"]
     lead = answer.text.split("\n\n", 1)[1]
     assert not lead.startswith("StreamCTC keeps the median emission latency"), lead
+
+
+def test_how_many_params_is_answered_by_an_abstract_that_writes_parameters(service: PaperChat) -> None:
+    """A clipped word ("params") counts as the abstract's full one ("parameters"): not a partial answer."""
+    answer = service.ask("How many params of the RetinaNet detector does SparseNeck prune?")
+    assert answer.status == "answered" and cited(answer) == ["SparseNeck"], (answer.status, answer.missing)
+    assert "45%" in answer.text
+
+
+@pytest.mark.parametrize(("term", "abstract", "stated"), [
+    ("day-10", "Specifically, on the 10th day, the error drops.", True),
+    ("day-10", "At day 10 the error drops.", True),
+    ("epoch-3", "It converges after 3 epochs.", True),
+    ("day-10", "Over ten days the error drops.", False),
+    ("day-10", "On day 1, 10 runs fail.", False),
+])
+def test_a_numbered_word_is_stated_in_another_order(service: PaperChat, term: str, abstract: str,
+                                                    stated: bool) -> None:
+    """"day-10" of a question is "the 10th day" of an abstract: not a missing specific."""
+    from assistant.store import StoredPaper
+
+    paper = StoredPaper("numbered", "A Forecasting Model", abstract, [], None, None, [], "numbered", 1)
+    assert service.pipeline.stages.judge._stated(paper)(term) is stated

@@ -42,6 +42,7 @@ from assistant.text import (
     INSTRUCTION_LIKE,
     content_stems,
     english_share,
+    expanded,
     has_figure,
     name_key,
     sentence_stems,
@@ -226,12 +227,12 @@ class TermDenseJudge:
         # "How many training tokens ...?" of an abstract that never speaks of tokens: nothing there counts them.
         have = paper_stems(paper)
         lacking += [f"how many {noun}" for noun in plan.ask.counted
-                    if (stems := set(content_stems(noun)) - own) and not stems & have and not stated(noun)]
+                    if (stems := set(content_stems(expanded(noun))) - own) and not stems & have and not stated(noun)]
         lacking += [f'"{phrase}"' for phrase in plan.ask.quoted
                     if not stated(phrase) and not self._worded(phrase, paper)]
         # Checked only when nothing else is missing; a measurement whose name ("BLEU") was too small a
         # share of the question to count as missing still needs its figure.
-        quantity = set(content_stems(plan.ask.quantity)) - own
+        quantity = set(content_stems(expanded(plan.ask.quantity))) - own  # "params": parameters
         if quantity and not lacking and not self._figure_for(quantity, paper, idf, self._anchors(plan, own),
                                                               plan.ask.quantity):
             lacking.append(f"a figure for {plan.ask.quantity}")
@@ -242,8 +243,9 @@ class TermDenseJudge:
 
     def _stated(self, paper: StoredPaper, own: set[str] | None = None) -> Callable[[str], bool]:
         """Does the paper's title or abstract state a term: one of its own names, the word, its singular
-        ("GPUs" is stated by "GPU"), the phrase, with or without its spaces ("Page Rank"), or an all-caps
-        acronym written out in words ("TTA": "test-time adaptation", `abbreviated`)."""
+        ("GPUs" is stated by "GPU"), the phrase, with or without its spaces ("Page Rank"), an all-caps
+        acronym written out in words ("TTA": "test-time adaptation", `abbreviated`), or a numbered common
+        word in another order ("day-10": "the 10th day")."""
         text = f"{paper.title} {paper.abstract}"
         folded = f" {phrase_text(text)} "
         joined = folded.replace(" ", "")
@@ -256,7 +258,8 @@ class TermDenseJudge:
             singular = key[:-1] if key.endswith("s") and len(key) > 3 else key
             return (key in own or key in keys or singular in keys
                     or bool(phrase and (f" {phrase} " in folded or phrase.replace(" ", "") in joined))
-                    or abbreviated(term, text))  # "TTA": "test-time adaptation"
+                    or abbreviated(term, text)  # "TTA": "test-time adaptation"
+                    or _counted_as(term, text))  # "day-10": "on the 10th day"
 
         return stated
 
@@ -515,6 +518,20 @@ class TermDenseJudge:
 # those things, and measures nothing else. A count per something is a rate ("41 frames per second").
 COUNTED_NOUN = re.compile(r"(?<![\w.,-])(?:\d{1,3}(?:,\d{3})+|\d+|two|three|four|five|six|seven|eight|nine|ten|eleven|"
                    r"twelve)\s+(?:[a-z-]+\s+){0,2}?([a-z]+s)\b(?!\s+(?:per|a|an|each)\b)", re.I)
+
+
+# "day-10", "epoch-3": a common word numbered, which abstracts write "the 10th day", "day 10", "3 epochs".
+NUMBERED_WORD = re.compile(r"^([a-z]{3,})-(\d+)$")
+
+
+def _counted_as(term: str, text: str) -> bool:
+    """Is a numbered common word ("day-10") stated in another order or form ("on the 10th day", "day 10")?
+    Names with numbers ("ResNet-50", "GPT-4") are capitalized and left to the literal checks."""
+    match = NUMBERED_WORD.match(term)
+    if not match:
+        return False
+    word, number = map(re.escape, match.groups())
+    return bool(re.search(rf"\b{number}(?:st|nd|rd|th)?[\s-]+{word}s?\b|\b{word}s?[\s-]+{number}\b", text, re.I))
 
 
 def _measures(sentence: str, quantity: set[str]) -> bool:
