@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assistant.store import StoredPaper
 
 TOKEN = re.compile(r"(?u)\b\w\w+\b")
 # Question words that say how to answer, not what about; never used as evidence of a match.
@@ -85,6 +89,16 @@ def stem_set(text: str) -> set[str]:
 def sentence_stems(text: str) -> frozenset[str]:
     """content_stems of an abstract sentence, remembered: every question re-reads the same abstracts."""
     return frozenset(content_stems(text))
+
+
+@lru_cache(maxsize=4096)
+def _text_stems(text: str) -> frozenset[str]:
+    return frozenset(content_stems(text))
+
+
+def paper_stems(paper: StoredPaper) -> frozenset[str]:
+    """The content stems of a paper's title and abstract, remembered for the papers questions keep meeting."""
+    return _text_stems(f"{paper.title} {paper.abstract}")
 
 
 # Clipped words a question may use for the abstracts' full ones ("how many params": "parameters").

@@ -13,7 +13,7 @@ import re
 from assistant.answering.types import Resolved
 from assistant.chat import Conversation
 from assistant.store import StoredPaper
-from assistant.text import QUESTION_BOILERPLATE, content_stems
+from assistant.text import QUESTION_BOILERPLATE, content_stems, paper_stems
 
 REFERENCE = re.compile(
     r"\b(it|its|it's|they|them|their|this|that|these|those|the (paper|papers|model|method|approach|work|system|"
@@ -89,11 +89,11 @@ def fitting(description: str, ordered: list[str], papers: dict[str, StoredPaper]
     words that not all of them hold. A user counts in their own order ("the second one, the
     intelligibility predictor" after a question that asked about it second): when the description fits
     another paper better than the counted one, it is the paper meant."""
-    have = {pid: set(content_stems(f"{papers[pid].title} {papers[pid].abstract}")) for pid in ordered if pid in papers}
+    have = {pid: paper_stems(papers[pid]) for pid in ordered if pid in papers}
     if counted not in have or len(have) < 2:
         return counted
     wanted = set(content_stems(description, DESCRIPTION_NOUNS | QUESTION_BOILERPLATE))
-    wanted -= set.intersection(*have.values())
+    wanted -= frozenset.intersection(*have.values())
     held = {pid: len(wanted & stems) for pid, stems in have.items()}
     best = max(held, key=lambda pid: held[pid])
     return best if held[best] > held[counted] else counted

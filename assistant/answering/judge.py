@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -45,6 +44,7 @@ from assistant.text import (
     expanded,
     has_figure,
     name_key,
+    paper_stems,
     sentence_stems,
 )
 from ingest.chunking import chunk_sentences
@@ -575,16 +575,6 @@ def _near_figure(sentence: str, anchors: Sequence[str], reach: int) -> bool:
             if parts and folded[i:i + len(parts)] == parts and any(abs(tokens[i][0] - f) <= reach for f in figures):
                 return True
     return False
-
-
-@lru_cache(maxsize=4096)
-def _text_stems(text: str) -> frozenset[str]:
-    return frozenset(content_stems(text))
-
-
-def paper_stems(paper: StoredPaper) -> frozenset[str]:
-    """The content stems of a paper's title and abstract, remembered for the papers questions keep meeting."""
-    return _text_stems(f"{paper.title} {paper.abstract}")
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
