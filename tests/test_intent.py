@@ -517,6 +517,13 @@ def test_a_plural_measure_asks_for_a_number(question: str) -> None:
      "neural networks with boosted trees. What does each swap in?",
      ("replaces the regression objective used to train value functions", "replaces neural networks with boosted "
                                                                           "trees")),
+    # "the X one and the Y one": descriptions joined by "and", each by its modifiers alone
+    ("The two forecasting papers here (the sensor-fusion one and the river flood one with an LSTM): what "
+     "data does each use?", ("the sensor-fusion one", "the river flood one with an LSTM")),
+    # "Both A and B ...": the sentence's two subjects; a name is no description
+    ("Both the sparsely gated retriever paper and Kestrel avoid dense attention. What does each keep?",
+     ("the sparsely gated retriever paper",)),
+    ("Does Kestrel tune both the vision model and the language model?", ()),  # parts of one model, not papers
     ("How does QueryDETR compare with a standard detection transformer?", ()),  # a baseline, no paper
     ("How does it differ from the first one?", ()),  # a position, for condense
     ("What does EchoASR report?", ()),

@@ -454,8 +454,11 @@ SIDE_END = re.compile(r"[:?;]|\s-\s|\.(?:\s|$)|,\s*(?:and\s+|or\s+)?(?=(?:how|wh
 # "Which of the two ...: A, or B?", "Which of A and B ...", "the one on A, and the one on B".
 CHOICE = re.compile(r"\bwhich of (?:the|these|those) (?:two|three)\b[^:]*:\s*(?P<a>.+?),?\s+or\s+(?P<b>.+)$", re.I)
 WHICH_OF_SIDES = re.compile(r"\bwhich of (?!(?:the|these|those|them)\b)(?P<a>.+?),?\s+(?:and|or)\s+(?P<b>.+)$", re.I)
-JOINED = re.compile(r"(?P<a>\bthe (?:one|paper|study|work)\b.+?),?\s+and\s+(?P<b>the (?:one|paper|study|work)\b.+)$",
-                    re.I)
+# "the one on A, and the one on B", "the high-frequency trading one and the stock index one with a CNN".
+DESCRIBED_ONE = r"the (?:[\w-]+\s+){0,3}?(?:one|paper|study|work)\b"
+JOINED = re.compile(rf"(?P<a>\b{DESCRIBED_ONE}.*?),?\s+and\s+(?P<b>{DESCRIBED_ONE}.+)$", re.I)
+# "Both the sparsely aggregated convnet paper and VoVNet push back on ...": the sentence's two subjects.
+BOTH = re.compile(r"(?:^|[.:;?]\s+)both\s+(?P<a>.+?)\s+and\s+(?P<b>.+)$", re.I)
 
 
 def described_sides(question: str, named: list[str], names: NameIndex) -> tuple[str, ...]:
@@ -465,7 +468,7 @@ def described_sides(question: str, named: list[str], names: NameIndex) -> tuple[
     name of a named paper is that paper; "versus a standard ViT" (no definite description) is a baseline."""
     # A quoted title's own words ("'To prune, or not to prune'") neither split nor end a side.
     masked = QUOTED.sub(lambda m: "_" * len(m.group(0)), question)
-    for pattern in (ONE_AND_OTHER, CONTRAST_SIDES, CHOICE, WHICH_OF_SIDES, JOINED):
+    for pattern in (ONE_AND_OTHER, CONTRAST_SIDES, CHOICE, WHICH_OF_SIDES, JOINED, BOTH):
         match = pattern.search(masked)
         if match and pattern is ONE_AND_OTHER and len(named) >= 2:
             continue  # "Does SPANet agree with SViT? One says ..., the other ...": the named papers, described
@@ -491,7 +494,7 @@ def _side(question: str, masked: str, start: int, end: int) -> str:
             skip += opening.end()
     else:
         text = SIDE_END.split(text, 1)[0]
-    return question[start + skip:start + len(text)].strip(" ,'\"")
+    return question[start + skip:start + len(text)].strip(" ,()'\"")
 
 
 def described_other_side(question: str, named: str, candidates: Candidates,
