@@ -647,3 +647,29 @@ def test_a_numbered_word_is_stated_in_another_order(service: PaperChat, term: st
 
     paper = StoredPaper("numbered", "A Forecasting Model", abstract, [], None, None, [], "numbered", 1)
     assert service.pipeline.stages.judge._stated(paper)(term) is stated
+
+
+def test_a_question_acronym_is_held_by_an_abstract_that_writes_it_out(tmp_path: Path) -> None:
+    # "an RL controller" asks for the paper whose abstract says "reinforcement learning based controller":
+    # the acronym's weight counts toward that paper's term coverage as if the abstract wrote "RL".
+    from conftest import make_settings
+
+    corpus = tmp_path / "papers.jsonl"
+    corpus.write_text("\n".join(json.dumps(p) for p in [
+        {"title": "GraphSearch: Architecture Search for Graph Networks",
+         "abstract": "GraphSearch finds graph network architectures with a reinforcement learning based controller "
+                     "and keeps shared weights stable across candidate architectures."},
+        {"title": "ShortSearch: Architecture Search for Graph Networks",
+         "abstract": "ShortSearch finds graph network architectures with an RL based controller "
+                     "and keeps shared weights stable across candidate architectures."},
+        {"title": "OnePath: Hardware-Efficient Architecture Search for ConvNets",
+         "abstract": "OnePath searches ConvNet architectures for phones in four hours with one supernet whose "
+                     "weights are shared by every candidate."},
+    ]) + "\n", encoding="utf-8")
+    service = PaperChat(make_settings(tmp_path / "data", [corpus]))
+    service.ingest()
+    judge = service.pipeline.stages.judge
+    plan, candidates = plan_and_candidates(service, "Which search uses an RL controller for graph networks?")
+    coverage = {e.paper.title.split(":")[0]: e.coverage for e in judge.weigh(plan, candidates)}
+    assert coverage["GraphSearch"] == pytest.approx(coverage["ShortSearch"])
+    assert coverage["GraphSearch"] > coverage["OnePath"]

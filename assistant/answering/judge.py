@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -133,6 +134,9 @@ class TermDenseJudge:
         vectors = self.retriever.chunk_vectors(hits)
         wanted = set(content_stems(plan.question, REQUEST_WORDS))
         total = sum(idf(stem) for stem in wanted)
+        # "an RL controller" is held by an abstract that writes "reinforcement learning based controller".
+        acronyms = {stem: word for word in re.findall(rf"\b{ACRONYM.pattern}\b", plan.question)
+                    for stem in content_stems(word) if stem in wanted}
         centroids = {pid: _unit(matrix.mean(axis=0)) for pid, matrix in vectors.items()}
         earlier = centroids.get(plan.resolved.earlier[0]) if plan.resolved.earlier else None
         sides = [(self.retriever.embed(side), set(content_stems(side, DESCRIPTION_WORDS)))
@@ -145,7 +149,10 @@ class TermDenseJudge:
             related = float(centroid @ earlier) if centroid is not None and earlier is not None else 0.0
             best = float(chunk_sims.max())
             have = paper_stems(hit.paper)
-            coverage = sum(idf(stem) for stem in wanted & have) / total if total else 0.0
+            text = f"{hit.paper.title} {hit.paper.abstract}"
+            held = wanted & have | {stem for stem, word in acronyms.items()
+                                    if stem not in have and _spelled_out(word, text)}
+            coverage = sum(idf(stem) for stem in held) / total if total else 0.0
             relevance = best + s.coverage_weight * coverage
             side_fit = tuple(self._fit(matrix, vector, stems, have, idf) for vector, stems in sides)
             evidence.append(Evidence(hit, relevance, coverage, [], [], hit.paper.id in plan.named, related,
@@ -521,6 +528,13 @@ COUNTED_NOUN = re.compile(r"(?<![\w.,-])(?:\d{1,3}(?:,\d{3})+|\d+|two|three|four
 
 
 # "day-10", "epoch-3": a common word numbered, which abstracts write "the 10th day", "day 10", "3 epochs".
+@lru_cache(maxsize=4096)
+def _spelled_out(acronym: str, text: str) -> bool:
+    """Does a paper's title and abstract write the acronym out ("RL": "reinforcement learning")? Cached:
+    the same few acronyms meet the same candidates question after question."""
+    return abbreviated(acronym, text)
+
+
 NUMBERED_WORD = re.compile(r"^([a-z]{3,})-(\d+)$")
 
 
