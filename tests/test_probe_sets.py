@@ -23,7 +23,7 @@ COUNTS = {"probe.jsonl": (12, 10, 10, 8, 10), "probe2.jsonl": (12, 10, 10, 8, 10
           "probe8.jsonl": (10, 8, 8, 7, 7), "probe9.jsonl": (8, 8, 8, 8, 8),
           "probe10.jsonl": (8, 8, 8, 8, 8), "probe11.jsonl": (8, 8, 8, 8, 8),
           "probe12.jsonl": (8, 8, 8, 8, 8), "probe13.jsonl": (8, 8, 8, 8, 8),
-          "probe14.jsonl": (8, 8, 8, 8, 8)}
+          "probe14.jsonl": (8, 8, 8, 8, 8), "probe15.jsonl": (8, 8, 8, 8, 8)}
 
 
 def test_the_probe_sets_are_shipped() -> None:
