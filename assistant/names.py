@@ -13,6 +13,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -109,15 +110,16 @@ def spelled_out(acronym: str, text: str) -> bool:
 ACRONYM = re.compile(r"[A-Z]{2,6}s?")
 CAMEL_WORDS = re.compile(r"(?:[A-Z][a-z]+){2,}")  # "BatchNorm" is two words; "EchoASR" is a name
 WRITTEN_WORD = re.compile(r"[A-Za-z][\w'-]*")
+Word = tuple[frozenset[str], str]  # the initials a word can give an acronym, and their first letters
 
 
-def _letters_of(token: str) -> set[str]:
+def _letters_of(token: str) -> frozenset[str]:
     """The initials a written word can give an acronym: one letter, or one per part of a compound
     ("signal-to-noise": "sn" or "stn"; "BatchNorm": "bn")."""
     parts = (CAMEL_WORDS.fullmatch(token) and re.findall(r"[A-Z][a-z]+", token)) or token.split("-")
     parts = [part for part in parts if part[:1].isalpha()]
     content = "".join(part[0].lower() for part in parts if part.lower() not in ENGLISH_FUNCTION_WORDS)
-    return {token[0].lower(), "".join(part[0].lower() for part in parts), content} - {""}
+    return frozenset({token[0].lower(), "".join(part[0].lower() for part in parts), content} - {""})
 
 
 def abbreviated(acronym: str, text: str) -> bool:
@@ -128,25 +130,44 @@ def abbreviated(acronym: str, text: str) -> bool:
     if not ACRONYM.fullmatch(acronym):
         return False
     letters = acronym.removesuffix("s").lower()
+    return any(_spells(letters, run[start:]) for run in _word_runs(text) for start in range(len(run))
+               if letters[0] in run[start][1])
+
+
+@lru_cache(maxsize=8192)
+def _word_runs(text: str) -> tuple[tuple[Word, ...], ...]:
+    """The text's runs of adjacent written words: split once per text, since the judge asks about the
+    same abstracts again and again."""
+    runs: list[tuple[Word, ...]] = []
     for clause in re.split(r"[^\w\s'-]+", text):
-        runs: list[list[set[str]]] = [[]]
+        run: list[Word] = []
         for token in clause.split():
-            word = token.strip("'-")
-            if WRITTEN_WORD.fullmatch(word) and word.lower() not in ENGLISH_FUNCTION_WORDS:
-                runs[-1].append(_letters_of(word))
-            elif runs[-1]:
-                runs.append([])
-        if any(_spells(letters, run[start:]) for run in runs for start in range(len(run))):
-            return True
-    return False
+            word = _word(token.strip("'-"))
+            if word is not None:
+                run.append(word)
+            elif run:
+                runs.append(tuple(run))
+                run = []
+        if run:
+            runs.append(tuple(run))
+    return tuple(runs)
 
 
-def _spells(letters: str, words: list[set[str]]) -> bool:
+@lru_cache(maxsize=65536)
+def _word(token: str) -> Word | None:
+    """A written word's initials (`_letters_of`); None for what ends a run (a function word, a number)."""
+    if not WRITTEN_WORD.fullmatch(token) or token.lower() in ENGLISH_FUNCTION_WORDS:
+        return None
+    options = _letters_of(token)
+    return options, "".join(sorted({option[0] for option in options}))
+
+
+def _spells(letters: str, words: tuple[Word, ...]) -> bool:
     """Do the first words, each giving one of its initials, spell exactly `letters`?"""
     if not letters:
         return True
     return bool(words) and any(letters.startswith(option) and _spells(letters[len(option):], words[1:])
-                               for option in words[0])
+                               for option in words[0][0])
 
 
 def has_content_words(words: list[str]) -> bool:

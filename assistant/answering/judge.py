@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -151,7 +150,7 @@ class TermDenseJudge:
             have = paper_stems(hit.paper)
             text = f"{hit.paper.title} {hit.paper.abstract}"
             held = wanted & have | {stem for stem, word in acronyms.items()
-                                    if stem not in have and _spelled_out(word, text)}
+                                    if stem not in have and abbreviated(word, text)}
             coverage = sum(idf(stem) for stem in held) / total if total else 0.0
             relevance = best + s.coverage_weight * coverage
             side_fit = tuple(self._fit(matrix, vector, stems, have, idf) for vector, stems in sides)
@@ -528,13 +527,6 @@ COUNTED_NOUN = re.compile(r"(?<![\w.,-])(?:\d{1,3}(?:,\d{3})+|\d+|two|three|four
 
 
 # "day-10", "epoch-3": a common word numbered, which abstracts write "the 10th day", "day 10", "3 epochs".
-@lru_cache(maxsize=4096)
-def _spelled_out(acronym: str, text: str) -> bool:
-    """Does a paper's title and abstract write the acronym out ("RL": "reinforcement learning")? Cached:
-    the same few acronyms meet the same candidates question after question."""
-    return abbreviated(acronym, text)
-
-
 NUMBERED_WORD = re.compile(r"^([a-z]{3,})-(\d+)$")
 
 
