@@ -276,6 +276,10 @@ def test_a_position_with_a_description_is_the_paper_described(service: PaperChat
                           "the first one, the noise-robust one: how much does it lower the error rate?")
     assert listing.kind == "list" and names(service, listing.focus)[0] != "NoiseGuard"
     assert names(service, after.focus) == ["NoiseGuard"] and "27%" in after.text
+    # where it was listed may come between the position and the description
+    listing, after = chat(service, "Which papers are about speech recognition?",
+                          "the first one you listed, the noise-robust one: how much does it lower the error rate?")
+    assert names(service, after.focus) == ["NoiseGuard"] and "27%" in after.text
     # the position alone, or with a description that fits it, is the paper at that position
     listing, after = chat(service, "Which papers are about speech recognition?", "the first one: what does it do?")
     assert after.focus == listing.focus[:1]

@@ -33,9 +33,12 @@ ANOTHER_PAPER = re.compile(
 CONTRAST = re.compile(r"\b(differ|differs|different from|compare|compares|comparison|contrast|versus|vs\.?)\b", re.I)
 ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
             "fifth": 4, "5th": 4, "last": -1, "latter": -1, "former": 0}
-# Not a compound: "the last-layer features", "second-order methods" point at no paper.
+# Not a compound: "the last-layer features", "second-order methods" point at no paper. "The third one you
+# listed", "the second paper in your list": still the position, whatever says where it was listed.
 POSITION = re.compile(r"\b(?:the\s+)?(" + "|".join(ORDINALS) + r")\b(?!-)(?:\s+(?:one|paper|work|method|result|item"
-                      r"|entry|of (?:them|those|these)))?", re.I)
+                      r"|entry|of (?:them|those|these)))?"
+                      r"(?:\s+(?:(?:that\s+)?you\s+(?:just\s+)?(?:listed|mentioned|named|gave|showed|cited|found)"
+                      r"|(?:in|on|from)\s+(?:the|that|this|your)\s+list|above))?", re.I)
 # How a request for another paper says it relates to the earlier one, without saying what it is about.
 SIMILARITY_WORDS = frozenset({"another", "other", "similar", "like", "analogous", "related", "same", "kind", "idea",
                               "something", "anything", "follow", "later", "builds", "extends", "improves"})
