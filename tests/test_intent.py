@@ -520,6 +520,10 @@ def test_a_plural_measure_asks_for_a_number(question: str) -> None:
     # "the X one and the Y one": descriptions joined by "and", each by its modifiers alone
     ("The two forecasting papers here (the sensor-fusion one and the river flood one with an LSTM): what "
      "data does each use?", ("the sensor-fusion one", "the river flood one with an LSTM")),
+    # the papers a question counts, each described after its colon
+    ("Three pruning papers I keep mixing up: the one on rewinding, the detector pruning study, and the paper "
+     "that distills while pruning. Which one keeps the detector's neck?",
+     ("the one on rewinding", "the detector pruning study", "the paper that distills while pruning")),
     # "Both A and B ...": the sentence's two subjects; a name is no description
     ("Both the sparsely gated retriever paper and Kestrel avoid dense attention. What does each keep?",
      ("the sparsely gated retriever paper",)),

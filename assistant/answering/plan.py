@@ -457,6 +457,11 @@ WHICH_OF_SIDES = re.compile(r"\bwhich of (?!(?:the|these|those|them)\b)(?P<a>.+?
 # "the one on A, and the one on B", "the high-frequency trading one and the stock index one with a CNN".
 DESCRIBED_ONE = r"the (?:[\w-]+\s+){0,3}?(?:one|paper|study|work)\b"
 JOINED = re.compile(rf"(?P<a>\b{DESCRIBED_ONE}.*?),?\s+and\s+(?P<b>{DESCRIBED_ONE}.+)$", re.I)
+# "three review-type papers I might cite: the survey on ..., the comprehensive PEFT survey ..., and the
+# critical review of ...": the papers counted, each described after the colon.
+SERIES = re.compile(r"\b(?:two|three)\s+(?:[\w-]+\s+){0,3}?(?:papers|studies|works|articles|surveys|reviews)\b"
+                    r"[^:?]*:\s*(?P<a>the\s[^,;]+?)(?:,\s*(?P<b>the\s[^,;]+?))?,?\s+and\s+(?P<c>the\s[^.?;]+)",
+                    re.I)
 # "Both the sparsely aggregated convnet paper and VoVNet push back on ...": the sentence's two subjects.
 BOTH = re.compile(r"(?:^|[.:;?]\s+)both\s+(?P<a>.+?)\s+and\s+(?P<b>.+)$", re.I)
 
@@ -468,7 +473,7 @@ def described_sides(question: str, named: list[str], names: NameIndex) -> tuple[
     name of a named paper is that paper; "versus a standard ViT" (no definite description) is a baseline."""
     # A quoted title's own words ("'To prune, or not to prune'") neither split nor end a side.
     masked = QUOTED.sub(lambda m: "_" * len(m.group(0)), question)
-    for pattern in (ONE_AND_OTHER, CONTRAST_SIDES, CHOICE, WHICH_OF_SIDES, JOINED, BOTH):
+    for pattern in (ONE_AND_OTHER, CONTRAST_SIDES, CHOICE, WHICH_OF_SIDES, SERIES, JOINED, BOTH):
         match = pattern.search(masked)
         if match and pattern is ONE_AND_OTHER and len(named) >= 2:
             continue  # "Does SPANet agree with SViT? One says ..., the other ...": the named papers, described
