@@ -528,6 +528,13 @@ def test_a_plural_measure_asks_for_a_number(question: str) -> None:
     ("Both the sparsely gated retriever paper and Kestrel avoid dense attention. What does each keep?",
      ("the sparsely gated retriever paper",)),
     ("Does Kestrel tune both the vision model and the language model?", ()),  # parts of one model, not papers
+    ("Both the vision model and the language model are frozen in which papers?", ()),
+    ("Both the encoder network and the decoder network are pruned in which paper?", ()),
+    # no function word or figure describes a paper: settings, model sizes and mass nouns are no sides
+    ("What is the difference between the one-shot setting and the few-shot one?", ()),
+    ("What does Kestrel say about the 3-bit one and the 4-bit one?", ()),
+    ("Which papers discuss the related work and the future work on test-time adaptation?", ()),
+    ("How does Kestrel split the work between warps and the amount of work per thread block?", ()),
     ("How does QueryDETR compare with a standard detection transformer?", ()),  # a baseline, no paper
     ("How does it differ from the first one?", ()),  # a position, for condense
     ("What does EchoASR report?", ()),

@@ -454,16 +454,22 @@ SIDE_END = re.compile(r"[:?;]|\s-\s|\.(?:\s|$)|,\s*(?:and\s+|or\s+)?(?=(?:how|wh
 # "Which of the two ...: A, or B?", "Which of A and B ...", "the one on A, and the one on B".
 CHOICE = re.compile(r"\bwhich of (?:the|these|those) (?:two|three)\b[^:]*:\s*(?P<a>.+?),?\s+or\s+(?P<b>.+)$", re.I)
 WHICH_OF_SIDES = re.compile(r"\bwhich of (?!(?:the|these|those|them)\b)(?P<a>.+?),?\s+(?:and|or)\s+(?P<b>.+)$", re.I)
-# "the one on A, and the one on B", "the high-frequency trading one and the stock index one with a CNN".
-DESCRIBED_ONE = r"the (?:[\w-]+\s+){0,3}?(?:one|paper|study|work)\b"
+# "the one on A, and the one on B", "the high-frequency trading one and the stock index one with a CNN":
+# its modifiers are neither function words nor figures ("the difference between the one-shot setting",
+# "the 3-bit one and the 4-bit one", "the related work and the future work" are no papers).
+DESCRIBED_ONE = (r"the (?:(?:one|paper|study|work)\b(?!-)|(?:(?![\w-]*\d)(?!(?:the|a|an|of|on|in|at|to|for|with|by|"
+                 r"between|and|or|per)\b)[\w-]+\s+){1,3}?(?:one|paper|study)\b(?!-))")
 JOINED = re.compile(rf"(?P<a>\b{DESCRIBED_ONE}.*?),?\s+and\s+(?P<b>{DESCRIBED_ONE}.+)$", re.I)
 # "three review-type papers I might cite: the survey on ..., the comprehensive PEFT survey ..., and the
 # critical review of ...": the papers counted, each described after the colon.
 SERIES = re.compile(r"\b(?:two|three)\s+(?:[\w-]+\s+){0,3}?(?:papers|studies|works|articles|surveys|reviews)\b"
                     r"[^:?]*:\s*(?P<a>the\s[^,;]+?)(?:,\s*(?P<b>the\s[^,;]+?))?,?\s+and\s+(?P<c>the\s[^.?;]+)",
                     re.I)
-# "Both the sparsely aggregated convnet paper and VoVNet push back on ...": the sentence's two subjects.
+# "Both the sparsely aggregated convnet paper and VoVNet push back on ...": the sentence's two subjects,
+# when a side is a paper (`PAPER_SIDE`): "both the vision model and the language model" are parts of one.
 BOTH = re.compile(r"(?:^|[.:;?]\s+)both\s+(?P<a>.+?)\s+and\s+(?P<b>.+)$", re.I)
+PAPER_SIDE = re.compile(r"^\s*the\s+(?:(?!(?:the|a|an|of|on|in|at|to|for|with|by|and|or|is|are|was|were)\b)"
+                        r"[^\s,;:?]+\s+){0,4}?(?:paper|study|one|survey)\b(?!-)", re.I)
 
 
 def described_sides(question: str, named: list[str], names: NameIndex) -> tuple[str, ...]:
@@ -485,7 +491,8 @@ def described_sides(question: str, named: list[str], names: NameIndex) -> tuple[
             mentioned = [{pid for m in names.mentions(side) for pid in m.paper_ids if pid in named} for side in sides]
             shared = set.intersection(*mentioned) if len(mentioned) > 1 else set()
             return tuple(side for side, pids in zip(sides, mentioned, strict=True)
-                         if (pattern is ONE_AND_OTHER or DESCRIPTION.match(side)) and not pids - shared)
+                         if (pattern is ONE_AND_OTHER or (PAPER_SIDE if pattern is BOTH else DESCRIPTION).match(side))
+                         and not pids - shared)
     return ()
 
 
