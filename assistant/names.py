@@ -52,7 +52,7 @@ TITLE_METHOD = re.compile(r"\b(?:via|with|using|through)\s+((?:[A-Z][\w\-+]*\s?)
 # A name that reads as no English word once lowercased: a digit or a "+" ("YOLOv10", "NeRV++"), or
 # two capitals in a row inside a longer name ("EchoASR", "StreamCTC"). Not "ReAct", "SoLo" or "ReST".
 NAME_SHAPED = re.compile(r"\d|\+|(?=\w{5,})\w*[a-z]\w*[A-Z]{2}|(?=\w{5,})[A-Z]{2}\w*[a-z]")
-VERSION = 7  # of how names are found; a saved index of another version is rebuilt
+VERSION = 8  # of how names are found; a saved index of another version is rebuilt
 GENERIC_NAMES = {"ai", "ml", "dl", "nlp", "cv", "llm", "llms", "gpu", "gpus", "cpu", "sota", "api", "i", "ii", "iii"}
 
 
@@ -95,6 +95,17 @@ def spells_initials(acronym: str, before: str) -> bool:
         return False
     remaining = iter(initials)
     return all(letter in remaining for letter in letters)
+
+
+def definition(acronym: str, before: str) -> str:
+    """The words just before "(ACRONYM)" that write it out ("... of deep reinforcement learning" -> "reinforcement
+    learning"): the fewest last words that spell it (`abbreviated`), or "" when none do."""
+    words = before.rstrip()[-200:].split()
+    for count in range(1, min(len(words), 2 * len(acronym)) + 1):
+        phrase = " ".join(words[-count:])
+        if abbreviated(acronym, phrase):
+            return phrase.strip(" \"'([{").lower()
+    return ""
 
 
 def spelled_out(acronym: str, text: str) -> bool:
@@ -212,6 +223,10 @@ class NameIndex:
         # ("EchoASR", "YOLOv10"; not "Power", "MAXIM" or "VAR"): typed in lowercase ("compare echoasr
         # and streamctc") they still name their paper.
         self.lowercase_names: set[str] = set()
+        # What the collection's abstracts define their acronyms as: "deep reinforcement learning (RL)"
+        # -> RL: {"reinforcement learning"}; a question's "RL" means those words, not any words whose
+        # initials happen to spell it ("substantial redundancy" for SR).
+        self.expansions: dict[str, set[str]] = defaultdict(set)
         folded: list[str] = []
         distinct_words: set[str] = set()
         used_by: Counter[str] = Counter()  # word key -> papers whose title or abstract uses it
@@ -247,6 +262,8 @@ class NameIndex:
                 acronym = match.group(1)
                 defined = spells_initials(acronym, abstract[: match.start()])
                 coined += _coined(acronym, pid, 2 if defined else 1, defined)
+                if defined and (phrase := definition(acronym, abstract[: match.start()])):
+                    self.expansions[acronym.removesuffix("s")].add(phrase)
             text = f"{title} {abstract}"
             paper_words = set(WORD.findall(text))
             distinct_words.update(paper_words)
@@ -271,7 +288,8 @@ class NameIndex:
                 "title_phrases": sorted(self.title_phrases),
                 "own": {pid: sorted(keys) for pid, keys in self._own.items()}, "title_keys": self._title_keys,
                 "vocabulary": sorted(self.vocabulary), "corpus_text": self._corpus_text,
-                "lowercase_names": sorted(self.lowercase_names)}
+                "lowercase_names": sorted(self.lowercase_names),
+                "expansions": {acronym: sorted(phrases) for acronym, phrases in sorted(self.expansions.items())}}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> NameIndex:
@@ -284,7 +302,12 @@ class NameIndex:
         index.vocabulary = set(state["vocabulary"])
         index.lowercase_names = set(state["lowercase_names"])
         index._corpus_text = state["corpus_text"]
+        index.expansions = defaultdict(set, {acronym: set(phrases) for acronym, phrases in state["expansions"].items()})
         return index
+
+    def expansions_of(self, acronym: str) -> set[str]:
+        """What the collection defines an all-caps acronym as ("RL", "LLMs": "large language models")."""
+        return self.expansions.get(acronym.removesuffix("s"), set())
 
     def save(self, path: Path, generation: int) -> None:
         """One file: a first line with the catalog generation it was built from, then the index.

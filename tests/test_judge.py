@@ -651,25 +651,41 @@ def test_a_numbered_word_is_stated_in_another_order(service: PaperChat, term: st
 
 def test_a_question_acronym_is_held_by_an_abstract_that_writes_it_out(tmp_path: Path) -> None:
     # "an RL controller" asks for the paper whose abstract says "reinforcement learning based controller":
-    # the acronym's weight counts toward that paper's term coverage as if the abstract wrote "RL".
+    # the words the collection defines RL as ("deep reinforcement learning (RL)") count as the acronym
+    # toward that paper's term coverage. Words whose initials merely spell it ("rapid learning") do not.
     from conftest import make_settings
 
     corpus = tmp_path / "papers.jsonl"
+    search = ("finds graph network architectures with {} based controller and keeps shared weights stable across "
+              "candidate architectures.")
     corpus.write_text("\n".join(json.dumps(p) for p in [
         {"title": "GraphSearch: Architecture Search for Graph Networks",
-         "abstract": "GraphSearch finds graph network architectures with a reinforcement learning based controller "
-                     "and keeps shared weights stable across candidate architectures."},
+         "abstract": "GraphSearch " + search.format("a reinforcement learning")},
         {"title": "ShortSearch: Architecture Search for Graph Networks",
-         "abstract": "ShortSearch finds graph network architectures with an RL based controller "
-                     "and keeps shared weights stable across candidate architectures."},
-        {"title": "OnePath: Hardware-Efficient Architecture Search for ConvNets",
-         "abstract": "OnePath searches ConvNet architectures for phones in four hours with one supernet whose "
-                     "weights are shared by every candidate."},
+         "abstract": "ShortSearch " + search.format("an RL")},
+        {"title": "QuickSearch: Architecture Search for Graph Networks",
+         "abstract": "QuickSearch " + search.format("a rapid learning")},
+        {"title": "PolicyNotes: Policy Gradients for Agents",
+         "abstract": "Deep reinforcement learning (RL) trains agents from rewards; PolicyNotes reviews policy "
+                     "gradients."},
     ]) + "\n", encoding="utf-8")
     service = PaperChat(make_settings(tmp_path / "data", [corpus]))
     service.ingest()
+    assert service.names.expansions_of("RL") == {"reinforcement learning"}
     judge = service.pipeline.stages.judge
     plan, candidates = plan_and_candidates(service, "Which search uses an RL controller for graph networks?")
     coverage = {e.paper.title.split(":")[0]: e.coverage for e in judge.weigh(plan, candidates)}
     assert coverage["GraphSearch"] == pytest.approx(coverage["ShortSearch"])
-    assert coverage["GraphSearch"] > coverage["OnePath"]
+    assert coverage["QuickSearch"] < coverage["GraphSearch"]
+
+
+@pytest.mark.parametrize("acronym, before, phrase", [
+    ("RL", "Value functions are a central component of deep reinforcement learning", "reinforcement learning"),
+    ("TTA", "We study test-time adaptation", "test-time adaptation"),
+    ("LLMs", "The rise of Large Language Models", "large language models"),
+    ("SR", "We report results on the benchmark", ""),  # nothing before it spells SR
+])
+def test_the_words_an_abstract_defines_an_acronym_as(acronym: str, before: str, phrase: str) -> None:
+    from assistant.names import definition
+
+    assert definition(acronym, before) == phrase

@@ -133,9 +133,11 @@ class TermDenseJudge:
         vectors = self.retriever.chunk_vectors(hits)
         wanted = set(content_stems(plan.question, REQUEST_WORDS))
         total = sum(idf(stem) for stem in wanted)
-        # "an RL controller" is held by an abstract that writes "reinforcement learning based controller".
-        acronyms = {stem: word for word in re.findall(rf"\b{ACRONYM.pattern}\b", plan.question)
-                    for stem in content_stems(word) if stem in wanted}
+        # "an RL controller" is held by an abstract that writes "reinforcement learning based controller":
+        # the words the collection defines the acronym as ("deep reinforcement learning (RL)"), all of them.
+        expansions = {stem: [set(content_stems(phrase)) for phrase in self.names().expansions_of(word)]
+                      for word in re.findall(rf"\b{ACRONYM.pattern}\b", plan.question)
+                      for stem in content_stems(word) if stem in wanted}
         centroids = {pid: _unit(matrix.mean(axis=0)) for pid, matrix in vectors.items()}
         earlier = centroids.get(plan.resolved.earlier[0]) if plan.resolved.earlier else None
         sides = [(self.retriever.embed(side), set(content_stems(side, DESCRIPTION_WORDS)))
@@ -148,9 +150,8 @@ class TermDenseJudge:
             related = float(centroid @ earlier) if centroid is not None and earlier is not None else 0.0
             best = float(chunk_sims.max())
             have = paper_stems(hit.paper)
-            text = f"{hit.paper.title} {hit.paper.abstract}"
-            held = wanted & have | {stem for stem, word in acronyms.items()
-                                    if stem not in have and abbreviated(word, text)}
+            held = wanted & have | {stem for stem, phrases in expansions.items()
+                                    if stem not in have and any(words and words <= have for words in phrases)}
             coverage = sum(idf(stem) for stem in held) / total if total else 0.0
             relevance = best + s.coverage_weight * coverage
             side_fit = tuple(self._fit(matrix, vector, stems, have, idf) for vector, stems in sides)
