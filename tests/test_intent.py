@@ -524,6 +524,9 @@ def test_a_plural_measure_asks_for_a_number(question: str) -> None:
     ("Three pruning papers I keep mixing up: the one on rewinding, the detector pruning study, and the paper "
      "that distills while pruning. Which one keeps the detector's neck?",
      ("the one on rewinding", "the detector pruning study", "the paper that distills while pruning")),
+    # an aside's own brackets stay with the side; the brackets around the sides do not
+    ("the one on LoRA (the rank one) and the one on merging: what does each do?",
+     ("the one on LoRA (the rank one)", "the one on merging")),
     # "Both A and B ...": the sentence's two subjects; a name is no description
     ("Both the sparsely gated retriever paper and Kestrel avoid dense attention. What does each keep?",
      ("the sparsely gated retriever paper",)),

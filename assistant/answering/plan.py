@@ -506,7 +506,13 @@ def _side(question: str, masked: str, start: int, end: int) -> str:
             skip += opening.end()
     else:
         text = SIDE_END.split(text, 1)[0]
-    return question[start + skip:start + len(text)].strip(" ,()'\"")
+    side = question[start + skip:start + len(text)].strip(" ,'\"")
+    # "(the high-frequency trading one and ...": a bracket the side does not close (or open) is the aside's
+    if side.endswith(")") and side.count(")") > side.count("("):
+        side = side[:-1].rstrip()
+    if side.startswith("(") and side.count("(") > side.count(")"):
+        side = side[1:].lstrip()
+    return side
 
 
 def described_other_side(question: str, named: str, candidates: Candidates,
