@@ -427,13 +427,21 @@ def test_a_list_member_far_in_meaning_is_kept_when_it_holds_the_topics_words(
     assert (member in judgement.chosen) == kept
 
 
-def test_an_acronym_one_abstract_defines_in_passing_does_not_pick_the_paper(tmp_path: Path) -> None:
-    # "Singular Value Decomposition (SVD)" makes SVD a name of QGal's abstract; a question using SVD as
-    # a term ("built from the matrix's own SVD") is about the paper that does what it describes.
+def service_over(tmp_path: Path, papers: list[dict[str, str]]) -> PaperChat:
+    """A service with just these papers (title, abstract) ingested."""
     from conftest import make_settings
 
     corpus = tmp_path / "papers.jsonl"
-    corpus.write_text("\n".join(json.dumps(p) for p in [
+    corpus.write_text("\n".join(json.dumps(p) for p in papers) + "\n", encoding="utf-8")
+    service = PaperChat(make_settings(tmp_path / "data", [corpus]))
+    service.ingest()
+    return service
+
+
+def test_an_acronym_one_abstract_defines_in_passing_does_not_pick_the_paper(tmp_path: Path) -> None:
+    # "Singular Value Decomposition (SVD)" makes SVD a name of QGal's abstract; a question using SVD as
+    # a term ("built from the matrix's own SVD") is about the paper that does what it describes.
+    service = service_over(tmp_path, [
         {"title": "QGal: Quantized Gradient Projection for Memory-Efficient Training",
          "abstract": "Gradient projection methods rely on Singular Value Decomposition (SVD) to find a subspace. "
                      "QGal quantizes the projection and updates the subspace less often, saving memory."},
@@ -444,9 +452,7 @@ def test_an_acronym_one_abstract_defines_in_passing_does_not_pick_the_paper(tmp_
         {"title": "BindScore: Predicting Binding Affinity",
          "abstract": "BindScore predicts protein-ligand binding, with a lower Root Mean Square Error (RMSE) than "
                      "docking scores."},
-    ]) + "\n", encoding="utf-8")
-    service = PaperChat(make_settings(tmp_path / "data", [corpus]))
-    service.ingest()
+    ])
     question = ("Has anyone made the fine-tuning weight update a sparse mix of rank-one terms built from the matrix's "
                 "own SVD, training only the mixing coefficients?")
     assert [m.key for m in service.names.mentions(question)] == ["svd"]  # the index does take it for a name
@@ -653,12 +659,9 @@ def test_a_question_acronym_is_held_by_an_abstract_that_writes_it_out(tmp_path: 
     # "an RL controller" asks for the paper whose abstract says "reinforcement learning based controller":
     # the words the collection defines RL as ("deep reinforcement learning (RL)") count as the acronym
     # toward that paper's term coverage. Words whose initials merely spell it ("rapid learning") do not.
-    from conftest import make_settings
-
-    corpus = tmp_path / "papers.jsonl"
     search = ("finds graph network architectures with {} based controller and keeps shared weights stable across "
               "candidate architectures.")
-    corpus.write_text("\n".join(json.dumps(p) for p in [
+    service = service_over(tmp_path, [
         {"title": "GraphSearch: Architecture Search for Graph Networks",
          "abstract": "GraphSearch " + search.format("a reinforcement learning")},
         {"title": "ShortSearch: Architecture Search for Graph Networks",
@@ -668,9 +671,7 @@ def test_a_question_acronym_is_held_by_an_abstract_that_writes_it_out(tmp_path: 
         {"title": "PolicyNotes: Policy Gradients for Agents",
          "abstract": "Deep reinforcement learning (RL) trains agents from rewards; PolicyNotes reviews policy "
                      "gradients."},
-    ]) + "\n", encoding="utf-8")
-    service = PaperChat(make_settings(tmp_path / "data", [corpus]))
-    service.ingest()
+    ])
     assert service.names.expansions_of("RL") == {"reinforcement learning"}
     judge = service.pipeline.stages.judge
     plan, candidates = plan_and_candidates(service, "Which search uses an RL controller for graph networks?")

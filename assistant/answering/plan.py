@@ -457,8 +457,10 @@ WHICH_OF_SIDES = re.compile(r"\bwhich of (?!(?:the|these|those|them)\b)(?P<a>.+?
 # "the one on A, and the one on B", "the high-frequency trading one and the stock index one with a CNN":
 # its modifiers are neither function words nor figures ("the difference between the one-shot setting",
 # "the 3-bit one and the 4-bit one", "the related work and the future work" are no papers).
-DESCRIBED_ONE = (r"the (?:(?:one|paper|study|work)\b(?!-)|(?:(?![\w-]*\d)(?!(?:the|a|an|of|on|in|at|to|for|with|by|"
-                 r"between|and|or|per)\b)[\w-]+\s+){1,3}?(?:one|paper|study)\b(?!-))")
+# A word that can describe a paper before its head noun: not a function word ("between the one-shot ...").
+MODIFIER = r"(?!(?:the|a|an|of|on|in|at|to|for|with|by|between|per|and|or|is|are|was|were)\b)"
+DESCRIBED_ONE = (rf"the (?:(?:one|paper|study|work)\b(?!-)|(?:(?![\w-]*\d){MODIFIER}[\w-]+\s+){{1,3}}?"
+                 r"(?:one|paper|study)\b(?!-))")
 JOINED = re.compile(rf"(?P<a>\b{DESCRIBED_ONE}.*?),?\s+and\s+(?P<b>{DESCRIBED_ONE}.+)$", re.I)
 # "three review-type papers I might cite: the survey on ..., the comprehensive PEFT survey ..., and the
 # critical review of ...": the papers counted, each described after the colon.
@@ -468,8 +470,7 @@ SERIES = re.compile(r"\b(?:two|three)\s+(?:[\w-]+\s+){0,3}?(?:papers|studies|wor
 # "Both the sparsely aggregated convnet paper and VoVNet push back on ...": the sentence's two subjects,
 # when a side is a paper (`PAPER_SIDE`): "both the vision model and the language model" are parts of one.
 BOTH = re.compile(r"(?:^|[.:;?]\s+)both\s+(?P<a>.+?)\s+and\s+(?P<b>.+)$", re.I)
-PAPER_SIDE = re.compile(r"^\s*the\s+(?:(?!(?:the|a|an|of|on|in|at|to|for|with|by|and|or|is|are|was|were)\b)"
-                        r"[^\s,;:?]+\s+){0,4}?(?:paper|study|one|survey)\b(?!-)", re.I)
+PAPER_SIDE = re.compile(rf"^\s*the\s+(?:{MODIFIER}[^\s,;:?]+\s+){{0,4}}?(?:paper|study|one|survey)\b(?!-)", re.I)
 
 
 def described_sides(question: str, named: list[str], names: NameIndex) -> tuple[str, ...]:
